@@ -1,0 +1,5 @@
+"""``python -m specloom``: the same as the ``specloom`` command."""
+
+from specloom.interfaces.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""The ``specloom`` command line.
+
+Each command is thin: it parses arguments, calls one function of ``specloom.workspace`` or
+``specloom.spec``, and prints the result (rich on a terminal, plain text when piped, JSON with
+``--json``). User-facing errors become one paragraph on stderr and exit code 2.
+
+Exit codes: 0 success; 1 findings of severity error (``lint``, ``analyze``); 2 bad input or
+usage.
+
+May import: ``specloom.errors``, ``specloom.workspace``, ``specloom.spec``, and (inside the
+commands that need them) the other layers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from specloom.errors import UserFacingError
+
+__all__ = ["app", "main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="specloom",
+    help="Spec-driven development: requirements, design and tasks you review, then code an "
+    "agent writes and tests verify. Reads and writes Kiro's .kiro/ layout.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn user-facing errors (and unreadable files) into one paragraph and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from specloom.interfaces.cli.output import fail
+
+        as_json = bool(kwargs.get("as_json", False))
+        try:
+            return command(*args, **kwargs)
+        except UserFacingError as error:
+            raise typer.Exit(fail(error, as_json=as_json)) from None
+        except OSError as error:
+            wrapped = UserFacingError(
+                f"cannot read or write the file: {error.strerror or error}.",
+                file=error.filename,
+                hint="Check that it exists and that you may read and write it.",
+            )
+            raise typer.Exit(fail(wrapped, as_json=as_json)) from None
+
+    return wrapper
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# The commands live in their own module, which registers them on `app` when imported.
+from specloom.interfaces.cli import spec_commands as _spec_commands  # noqa: E402, F401

@@ -1,0 +1,139 @@
+"""Near-duplicate detection for short texts: normalisation, token sets and a set-similarity join.
+
+``near_duplicate_pairs`` finds every pair of token sets whose Jaccard similarity reaches a
+threshold without comparing all pairs. It is the prefix-filtering join (All-Pairs, Bayardo
+et al. 2007): tokens are ordered by global frequency, rarest first; two sets with Jaccard
+``>= t`` must share a token among the first ``|x| - ceil(t * |x|) + 1`` tokens of each, so
+only those prefixes are indexed, and candidates that survive the length filter
+(``|y| >= t * |x|``) are verified exactly. Ten thousand criteria take a fraction of a second
+where the all-pairs loop takes minutes.
+
+``tokens`` drops the EARS boilerplate (``WHEN``, ``THE``, ``SHALL``...) and a few function
+words, so two criteria are not called similar only because both are well-formed EARS; it
+keeps ``not``/``no``/``never``, which flip a requirement's meaning.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence, Set
+
+__all__ = ["STOPWORDS", "jaccard", "near_duplicate_pairs", "normalize", "tokens"]
+
+# A word, with inner dots, hyphens, slashes, colons and apostrophes kept (17.3, user-friendly,
+# ideas.tags, don't), so that "17.3" and "1.73" stay different tokens.
+_TOKEN = re.compile(r"\w+(?:['.\-/:]\w+)*")
+
+STOPWORDS = frozenset(
+    "a an the shall when while if where then and or of to in on for with by is are be it its "
+    "that this as at from".split()
+)
+
+# Float slack so that, e.g., 0.85 * 20 (16.999...) still needs 17 shared tokens.
+_EPSILON = 1e-9
+
+
+def normalize(text: str) -> str:
+    """Lower-case the text, drop punctuation between words and collapse white space.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The words of ``text`` joined by single spaces (``"WHEN x, THE y."`` gives
+        ``"when x the y"``).
+    """
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def tokens(text: str) -> frozenset[str]:
+    """The set of content words of a text, lower case, without ``STOPWORDS``.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The distinct words that carry meaning.
+    """
+    return frozenset(_TOKEN.findall(text.lower())) - STOPWORDS
+
+
+def jaccard(first: Set[str], second: Set[str]) -> float:
+    """Jaccard similarity of two sets: shared elements over all elements (0.0 for two empties).
+
+    Args:
+        first: A set.
+        second: Another set.
+
+    Returns:
+        A number between 0.0 and 1.0.
+    """
+    if not first and not second:
+        return 0.0
+    shared = len(first & second)
+    return shared / (len(first) + len(second) - shared)
+
+
+def near_duplicate_pairs(
+    token_sets: Sequence[Set[str]], threshold: float = 0.85
+) -> list[tuple[int, int, float]]:
+    """Every pair of sets whose Jaccard similarity is at least ``threshold``.
+
+    Args:
+        token_sets: The sets to compare (e.g. ``tokens(text)`` of each criterion). Empty
+            sets are never similar to anything.
+        threshold: Minimum Jaccard similarity, in ``(0, 1]``.
+
+    Returns:
+        ``(i, j, similarity)`` with ``i < j`` indexes into ``token_sets``, sorted by
+        ``(i, j)``.
+
+    Raises:
+        ValueError: ``threshold`` is not in ``(0, 1]``.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], not {threshold!r}")
+    frequency = Counter(token for token_set in token_sets for token in token_set)
+    rank = {
+        token: position
+        for position, token in enumerate(sorted(frequency, key=lambda t: (frequency[t], t)))
+    }
+    # Records as (rank-ordered tokens, rank set, original index), shortest first: then every
+    # indexed set is at most as long as the one being probed, and the length filter only
+    # needs a lower bound.
+    records = sorted(
+        (
+            (sorted(rank[token] for token in token_set), original)
+            for original, token_set in enumerate(token_sets)
+            if token_set
+        ),
+        key=lambda record: len(record[0]),
+    )
+    rank_sets = [frozenset(ranked) for ranked, _ in records]
+    index: defaultdict[int, list[int]] = defaultdict(list)
+    pairs: list[tuple[int, int, float]] = []
+    for position, (ranked, original) in enumerate(records):
+        size = len(ranked)
+        min_size = math.ceil(threshold * size - _EPSILON)
+        prefix = ranked[: size - min_size + 1]
+        candidates: set[int] = set()
+        for token in prefix:
+            for other in index[token]:
+                if len(records[other][0]) >= min_size:
+                    candidates.add(other)
+        mine = rank_sets[position]
+        for other in candidates:
+            theirs = rank_sets[other]
+            shared = len(mine & theirs)
+            similarity = shared / (size + len(theirs) - shared)
+            if similarity >= threshold - _EPSILON:
+                first, second = sorted((original, records[other][1]))
+                pairs.append((first, second, similarity))
+        for token in prefix:
+            index[token].append(position)
+    pairs.sort()
+    return pairs
