@@ -91,8 +91,11 @@ class CriterionStructure:
             when the criterion is not EARS.
         shall_offsets: Offsets of every ``SHALL`` outside code spans and quotes.
         response_offset: Offset where the response starts (after the first ``SHALL``).
-        reason: Why the criterion is not EARS (``"no_shall"``, ``"no_system"``,
-            ``"opening"``, ``"no_comma"``, ``"empty_clause"``, ``"no_response"``), else None.
+        reason: Why the criterion is not EARS, else None: ``"no_shall"``, ``"no_system"``
+            (nothing between THE and SHALL, or no THE), ``"bad_system"`` (a comma or a modal
+            verb between them), ``"opening"`` (starts with a word that is not a keyword),
+            ``"no_comma"`` (nothing separates the clause from THE), ``"empty_clause"``,
+            ``"no_response"``.
     """
 
     result: EarsResult
@@ -311,8 +314,10 @@ def parse(text: str) -> CriterionStructure:
     system_start = the_start + 4
     system = _clean(work[system_start:shall_start])
     masked_system = masked[system_start:shall_start]
-    if not system or "," in masked_system or not _MODALS.isdisjoint(masked_system.split()):
+    if not system:
         return _not_ears(masked, "no_system", shall_offsets)
+    if "," in masked_system or not _MODALS.isdisjoint(masked_system.split()):
+        return _not_ears(masked, "bad_system", shall_offsets)
     tail = work[shall_end:]
     response = _clean(tail).rstrip(". ").strip()
     if not response:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main job, offline: specloom's spec tools on the example project that ships with it.
+# Works on a copy in a temporary folder, so the repository is never changed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -R "$here/examples/wordfreq" "$work/wordfreq"
+cd "$work/wordfreq"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+run() { step "$*"; "$@"; }
+# lint/analyze exit 1 when they find errors; the demo shows that and goes on.
+run_findings() { step "$*"; "$@" || printf '(exit status %d: findings of severity error)\n' "$?"; }
+
+echo "specloom demo: the word-frequency example spec, in $work/wordfreq"
+run specloom list
+run specloom show word-frequency
+run_findings specloom lint word-frequency
+run_findings specloom analyze word-frequency
+run specloom tasks word-frequency
+run specloom tasks word-frequency --waves --critical-path --workers 2
+run specloom task word-frequency 2.2 --status in_progress
+step "git diff --no-index (one character changed in tasks.md)"
+diff "$here/examples/wordfreq/.kiro/specs/word-frequency/tasks.md" .kiro/specs/word-frequency/tasks.md || true
+run specloom trace word-frequency
+echo
+echo "Done. Everything above ran offline on the example project's files."
