@@ -29,6 +29,10 @@ _SKIPPED_DIRS = {
     "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox",
     ".nox", "dist", "build", "target", ".next", ".idea", ".vscode", "site-packages",
 }  # fmt: skip
+_SOURCE_SUFFIXES = (
+    ".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".kt", ".rb",
+    ".cs", ".php", ".swift", ".c", ".cc", ".cpp", ".h", ".hpp", ".scala", ".ex", ".exs",
+)  # fmt: skip
 _TEST_FILE = re.compile(
     r"(^|/)(test_[^/]*\.py|[^/]*_test\.(py|go)|[^/]*\.(test|spec)\.[cm]?[jt]sx?|"
     r"[^/]*Tests?\.(java|kt|cs)|[^/]*_spec\.rb)$"
@@ -64,19 +68,31 @@ def atomic_write(path: Path, text: str) -> None:
     those in ``text``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def read_text(path: Path) -> str:
@@ -222,12 +238,13 @@ class Workspace:
         return found
 
     def test_files(self, files: list[str] | None = None) -> dict[str, str]:
-        """Test files (by name: ``test_*.py``, ``*_test.go``, ``*.test.ts``...; any file
-        under a ``tests/`` folder) mapped to their text; unreadable files are skipped."""
+        """Test files (by name: ``test_*.py``, ``*_test.go``, ``*.test.ts``...; any source
+        file under a ``tests/`` or ``test/`` folder) mapped to their text; unreadable files
+        are skipped."""
         texts: dict[str, str] = {}
         for path in files if files is not None else self.project_files():
             in_tests = "/tests/" in f"/{path}" or "/test/" in f"/{path}"
-            if not (_TEST_FILE.search(path) or (in_tests and path.endswith(".py"))):
+            if not (_TEST_FILE.search(path) or (in_tests and path.endswith(_SOURCE_SUFFIXES))):
                 continue
             try:
                 texts[path] = (self.root / path).read_text(encoding="utf-8")
