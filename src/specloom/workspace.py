@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +21,15 @@ from specloom.spec.meta import TasksMeta
 from specloom.spec.model import SPEC_FILES, Spec, load_spec
 from specloom.spec.tasks import Status, set_status
 
-__all__ = ["KIRO_DIRS", "Workspace", "atomic_write", "find_root", "read_text"]
+__all__ = [
+    "KIRO_DIRS",
+    "ImportResult",
+    "Workspace",
+    "atomic_write",
+    "find_root",
+    "import_folder",
+    "read_text",
+]
 
 KIRO_DIRS = ("specs", "steering", "hooks", "settings")
 # Folders never scanned for tests or code: VCS data, environments, dependencies, builds.
@@ -273,6 +282,28 @@ class Workspace:
         return created
 
 
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What ``import_folder`` did.
+
+    Attributes:
+        spec: The new spec's name.
+        folder: Its folder, relative to the project root.
+        files: The files written.
+        warnings: What could not be carried over.
+    """
+
+    spec: str
+    folder: str
+    files: list[str]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready mapping."""
+        return {"spec": self.spec, "folder": self.folder, "files": self.files,
+                "warnings": self.warnings}  # fmt: skip
+
+
 def import_folder(
     workspace: Workspace,
     kind: str,
@@ -280,14 +311,14 @@ def import_folder(
     *,
     name: str | None = None,
     force: bool = False,
-) -> dict[str, object]:
+) -> ImportResult:
     """Import a spec-kit feature folder or an OpenSpec change into ``.kiro/specs/<name>/``.
 
     The new spec is written into a temporary folder and renamed into place, so a failure
     leaves nothing behind.
 
     Returns:
-        ``{"spec", "folder", "files", "warnings"}``.
+        The spec written and any warnings.
 
     Raises:
         SpecNotFoundError: ``source`` is not a folder.
@@ -336,9 +367,6 @@ def import_folder(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return {
-        "spec": imported.name,
-        "folder": workspace.display(target),
-        "files": sorted(imported.files),
-        "warnings": list(imported.warnings),
-    }
+    return ImportResult(
+        imported.name, workspace.display(target), sorted(imported.files), list(imported.warnings)
+    )

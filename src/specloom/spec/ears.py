@@ -190,8 +190,8 @@ def prepare(text: str) -> tuple[str, str]:
 
 
 def _clean(text: str) -> str:
-    """Collapse white space and drop stray emphasis markers at the ends."""
-    return " ".join(text.split()).strip("*_ ")
+    """Collapse white space and drop stray ``*`` emphasis markers at the ends."""
+    return " ".join(text.split()).strip("* ")
 
 
 def _subject(lower: str, start: int, end: int) -> tuple[int, int, int] | None:
@@ -372,8 +372,9 @@ def classify(text: str) -> EarsResult:
 def modernize(text: str) -> str | None:
     """Rewrite a legacy ``WHEN x THEN the system SHALL y`` criterion in the current form.
 
-    The clauses keep their words, keywords become upper case, the system name gets a
-    capital first letter, and everything after ``SHALL`` is kept as written.
+    The clauses keep their words (and their markdown), clause keywords become upper case and
+    are separated by commas, the system name gets a capital first letter, and everything after
+    ``SHALL`` is kept as written.
 
     Args:
         text: One acceptance criterion.
@@ -382,14 +383,30 @@ def modernize(text: str) -> str | None:
         ``"WHEN x, THE System SHALL y"``, or None when the criterion is not legacy.
     """
     structure = parse(text)
-    result = structure.result
-    if not result.legacy or result.system is None:
+    if not structure.result.legacy:
         return None
     work, _ = prepare(text)
-    shall_end = structure.shall_offsets[0] + 5
-    system = result.system
+    spans = structure.keywords
+    then_start = next(start for start, _, keyword in spans if keyword == "THEN")
+    the_end = next(end for _, end, keyword in spans if keyword == "THE")
+    shall_start, shall_end = next((s, e) for s, e, keyword in spans if keyword == "SHALL")
+    head = work[:then_start]
+    clause_spans = [(start, end) for start, end, _ in spans if end <= then_start]
+    # Right to left, so that the offsets still to be used stay valid.
+    for position in range(len(clause_spans) - 1, -1, -1):
+        start, end = clause_spans[position]
+        before = head[:start]
+        if position > 0:
+            before = before.rstrip()
+            if before.lower().endswith(" and"):
+                before = before[:-4].rstrip().rstrip(",") + ", " + before[-3:]
+            elif not before.endswith(","):
+                before += ","
+            before += " "
+        head = before + " ".join(head[start:end].split()).upper() + head[end:]
+    head = " ".join(head.split()).rstrip(",").rstrip()
+    system = " ".join(work[the_end:shall_start].split())
     if system[:1].islower():
         system = system[0].upper() + system[1:]
-    head = ", ".join(f"{keyword} {body}" for keyword, body in result.clauses)
     rest = " ".join(work[shall_end:].split())
     return f"{head}, THE {system} SHALL {rest}".rstrip()

@@ -23,6 +23,8 @@ __all__ = ["emit_json", "fail", "is_terminal", "print_findings", "print_table", 
 def is_terminal(stream: TextIO | None = None) -> bool:
     """Whether ``stream`` (stdout by default) is an interactive terminal."""
     stream = stream or sys.stdout
+    if stream is None:
+        return False
     if os.environ.get("NO_COLOR") is not None and os.environ.get("FORCE_COLOR") is None:
         return False
     try:

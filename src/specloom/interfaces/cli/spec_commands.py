@@ -106,10 +106,11 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show a spec's requirements, tasks and properties."""
+    from specloom.spec.ears import classify
+
     loaded = _workspace(root).load(spec)
-    data = loaded.to_dict()
     if as_json:
-        emit_json(data)
+        emit_json(loaded.to_dict())
         return
     done, total = loaded.progress()
     say(f"{loaded.name}  ({loaded.type}, phase: {loaded.phase()}, {done}/{total} tasks done)")
@@ -118,21 +119,20 @@ def show_command(
         say(f"Requirement {requirement.id}: {requirement.title}".rstrip(": "))
         if requirement.user_story:
             say(f"  {requirement.user_story}")
-        for criterion in data_criteria(data, requirement.id):
-            say(f"  {criterion['id']:>6} [{criterion['pattern']}] {criterion['text']}")
+        for criterion in requirement.criteria:
+            pattern = classify(criterion.text).pattern.value
+            say(f"  {criterion.id:>6} [{pattern}] {criterion.text}")
     if loaded.tasks is not None:
+        statuses = loaded.statuses()
         say()
-        print_table("Tasks", ["id", "status", "title", "cites"],
-                    [[t["id"], t["status"], t["title"], ", ".join(t["requirements"])]  # type: ignore[arg-type]
-                     for t in data["tasks"]])  # type: ignore[union-attr]  # fmt: skip
-
-
-def data_criteria(data: dict[str, object], requirement_id: str) -> list[dict[str, str]]:
-    """The criteria of one requirement in ``Spec.to_dict()`` output."""
-    for requirement in data["requirements"]:  # type: ignore[union-attr]
-        if requirement["id"] == requirement_id:  # type: ignore[index]
-            return requirement["criteria"]  # type: ignore[index,return-value]
-    return []
+        print_table(
+            "Tasks",
+            ["id", "status", "title", "cites"],
+            [
+                [t.id, statuses[t.id].value, t.title, ", ".join(t.cited())]
+                for t in loaded.tasks.tasks
+            ],
+        )
 
 
 @app.command("task")
@@ -328,8 +328,8 @@ def import_command(
     workspace = Workspace((root or Path.cwd()).resolve())
     result = import_folder(workspace, kind.value, path, name=name, force=force)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    say(f"imported {result['spec']} into {result['folder']}: {', '.join(result['files'])}")
-    for warning in result["warnings"]:  # type: ignore[union-attr]
+    say(f"imported {result.spec} into {result.folder}: {', '.join(result.files)}")
+    for warning in result.warnings:
         say(f"warning: {warning}")
