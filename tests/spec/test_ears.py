@@ -145,6 +145,15 @@ def test_parse_locates_keywords_shalls_and_response() -> None:
     assert parse('say "x" and `y`').masked == 'say "_" and `_`'
 
 
+def test_offsets_survive_characters_whose_lower_case_is_longer() -> None:
+    # "İ".lower() is two characters: lowering must not shift the offsets.
+    text = "WHEN İİ changes THEN the Sync SHALL copy it"
+    assert classify(text) == EarsResult(
+        Pattern.EVENT, "Sync", "İİ changes", "copy it", True, (("WHEN", "İİ changes"),)
+    )
+    assert modernize(text) == "WHEN İİ changes, THE Sync SHALL copy it"
+
+
 def test_word_offsets_finds_whole_words_only() -> None:
     assert word_offsets("shall shallow marshall shall_x shall.", "shall") == [0, 31]
     assert word_offsets("the theme the", "the", 1) == [10]
@@ -352,7 +361,13 @@ def test_generated_ears_sentences_classify_to_their_pattern(
         assert modern is None
 
 
-@given(st.text())
+_FRAGMENTS = st.sampled_from(
+    ["WHEN", "when", "While", "IF", "WHERE", "FOR ALL", "THEN", "then", "THE", "the", "SHALL",
+     "shall", "NOT", "AND", ",", ".", "`", '"', "**", "_", "MAY", "x", " ", "\n", "İ", "ß"]
+)  # fmt: skip
+
+
+@given(st.one_of(st.text(), st.lists(_FRAGMENTS, max_size=25).map(" ".join)))
 def test_classify_never_raises(text: str) -> None:
     result = classify(text)
     structure = parse(text)

@@ -175,3 +175,42 @@ def test_generated_tasks_render_and_parse_back(document: TasksDocument) -> None:
             assert wave_of[dependency] < wave_of[leaf]
     parsed.document = None
     assert render_tasks(parsed) == text
+
+
+def test_new_bugfix_and_design_documents_render_in_kiro_layout_and_parse_back() -> None:
+    from specloom.spec.bugfix import BugCondition, BugfixDocument, render_bugfix
+    from specloom.spec.design import Property, render_design
+
+    bugfix = BugfixDocument(
+        "bugfix.md", "", "Saving drops the last line.",
+        [Criterion("1.1", "WHEN a file ends without a newline THEN the system drops the last "
+                   "line", 0, 0, "current")],
+        [Criterion("2.1", "WHEN a file ends without a newline THEN the system SHALL keep the "
+                   "last line", 0, 0, "expected")],
+        [Criterion("3.1", "WHEN a file ends with a newline THEN the system SHALL CONTINUE TO "
+                   "save it unchanged", 0, 0, "unchanged")],
+        BugCondition("FUNCTION isBugCondition(X)\n  RETURN NOT X.endsWithNewline\nEND FUNCTION",
+                     "FOR ALL X WHERE isBugCondition(X) DO\n  ASSERT keepsLastLine(X)\nEND FOR",
+                     "FOR ALL X WHERE NOT isBugCondition(X) DO\n  ASSERT F(X) = F'(X)\nEND FOR"),
+    )  # fmt: skip
+    text = render_bugfix(bugfix)
+    assert text.startswith("# Bugfix Requirements Document\n\n## Introduction\n")
+    assert "### Current Behavior (Defect)\n\n1.1 WHEN a file ends" in text
+    parsed = parse_bugfix(text)
+    assert parsed.render() == text
+    assert [(c.id, c.text, c.kind) for c in parsed.criteria()] == [
+        (c.id, c.text, c.kind) for c in bugfix.criteria()
+    ]
+    assert parsed.bug_condition is not None and bugfix.bug_condition is not None
+    assert parsed.bug_condition.condition == bugfix.bug_condition.condition
+    assert parsed.bug_condition.fix_checking == bugfix.bug_condition.fix_checking
+    assert parsed.bug_condition.preservation_checking == bugfix.bug_condition.preservation_checking
+
+    properties = [Property("1", "Round trip", "*For any* file, saving keeps it.", ["2.1"], 0)]
+    design = render_design("Design Document", [("Overview", "One module."),
+                                               ("Testing Strategy", "Hypothesis.")], properties)
+    assert design.index("## Correctness Properties") < design.index("## Testing Strategy")
+    parsed_design = parse_design(design)
+    assert [(p.id, p.title, p.statement, p.validates) for p in parsed_design.properties] == [
+        ("1", "Round trip", "*For any* file, saving keeps it.", ["2.1"])
+    ]  # fmt: skip

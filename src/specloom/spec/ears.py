@@ -35,6 +35,7 @@ __all__ = [
     "EarsResult",
     "Pattern",
     "classify",
+    "lower_same_length",
     "modernize",
     "parse",
     "prepare",
@@ -189,6 +190,24 @@ def prepare(text: str) -> tuple[str, str]:
     return work, masked
 
 
+def lower_same_length(text: str) -> str:
+    """``text.lower()``, except that characters whose lower case is longer stay as they are.
+
+    ``"İ".lower()`` is two characters; offsets found in the lowered text must still be
+    offsets in ``text``.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        A lower-case string of the same length as ``text``.
+    """
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
+
+
 def _clean(text: str) -> str:
     """Collapse white space and drop stray ``*`` emphasis markers at the ends."""
     return " ".join(text.split()).strip("* ")
@@ -220,7 +239,7 @@ def _splits(
     masked: str, lower: str, start: int, end: int, upper_only: bool
 ) -> list[tuple[int, int, int]]:
     """Later clause keywords in ``masked[start:end]`` as ``(clause end, kw start, kw end)``."""
-    found: list[tuple[int, int, int]] = []
+    found: list[tuple[int, int]] = []
     for word in ("WHEN", "WHILE", "IF", "WHERE"):
         for offset in word_offsets(masked, word, start, end):
             found.append((offset, offset + len(word)))
@@ -270,7 +289,7 @@ def parse(text: str) -> CriterionStructure:
         The classification plus the offsets of its keywords and response.
     """
     work, masked = prepare(text)
-    lower = masked.lower()
+    lower = lower_same_length(masked)
     shall_offsets = tuple(word_offsets(lower, "shall"))
     if not shall_offsets:
         return _not_ears(masked, "no_shall")

@@ -26,7 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from specloom.spec.ears import CriterionStructure, Pattern, classify, modernize, parse
+from specloom.spec.ears import (
+    CriterionStructure,
+    Pattern,
+    classify,
+    lower_same_length,
+    modernize,
+    parse,
+)
 from specloom.spec.findings import Finding, Severity, sort_findings
 from specloom.spec.requirements import Criterion
 from specloom.spec.similarity import STOPWORDS, near_duplicate_pairs, normalize
@@ -132,7 +139,8 @@ _NOT_NOUN = frozenset(
 )  # fmt: skip
 _SUBORDINATORS = frozenset("when if after before until unless once while because since".split())
 _PASSIVE = re.compile(
-    r"\bshall\s+(?:(?:not|never|always|also|only|\w+ly)\s+)?(?P<be>be)\s+(?:\w+ly\s+)?(?P<verb>[a-z]+)\b",
+    r"\bshall\s+(?:(?:not|never|always|also|only|\w+ly)\s+)?"
+    r"(?P<be>be)\s+(?:\w+ly\s+)?(?P<verb>[a-z]+)\b",
     re.IGNORECASE,
 )
 # Participles that do not end in -ed (which any verb is taken to be, less _NOT_PARTICIPLE).
@@ -299,8 +307,10 @@ def _not_ears_message(structure: CriterionStructure) -> str:
     pattern = Pattern.UBIQUITOUS
     if opening is not None and opening.lastgroup not in (None, "other"):
         pattern = Pattern(opening.lastgroup)
-    if structure.reason == "opening" and opening is not None and opening.group("other"):
-        problem = f"opens with '{opening.group('other')}' instead of WHEN, WHILE, IF, WHERE or THE"
+    if structure.reason == "opening":
+        first = _WORD.search(masked)
+        word = first.group() if first is not None else masked.split()[0]
+        problem = f"opens with '{word}' instead of WHEN, WHILE, IF, WHERE or THE"
         if pattern is Pattern.UBIQUITOUS:
             pattern = Pattern.EVENT
     else:
@@ -325,8 +335,6 @@ def _vague_words(criterion: Criterion, file: str, masked: str) -> list[Finding]:
 
 
 def _and_or(criterion: Criterion, file: str, masked: str) -> list[Finding]:
-    if "/" not in masked:
-        return []
     matches = list(_AND_OR.finditer(masked))
     if not matches:
         return []
@@ -404,7 +412,7 @@ def _passives(criterion: Criterion, file: str, structure: CriterionStructure) ->
         )
         if not participle:
             continue
-        next_shall = masked.lower().find("shall", match.end())
+        next_shall = lower_same_length(masked).find("shall", match.end())
         scope = masked[match.end() : next_shall if next_shall >= 0 else len(masked)]
         if re.search(r"\bby\b", scope, re.IGNORECASE):
             continue

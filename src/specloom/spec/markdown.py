@@ -377,10 +377,9 @@ def _build_items(lines: list[Line]) -> list[ListItem]:
             blank_before = False
             continue
         if kind is LineKind.FENCE_BODY or kind is LineKind.FENCE_CLOSE:
-            if open_items:
-                items[open_items[-1]].end_line = line.number
-                for index in open_items:
-                    items[index].end_line = line.number
+            # The fence's opening line decided which items contain it.
+            for index in open_items:
+                items[index].end_line = line.number
             continue
         if kind is LineKind.ITEM:
             while open_items and line.indent < items[open_items[-1]].content_column:
