@@ -9,7 +9,8 @@ trap 'rm -rf "$work"' EXIT
 cp -R "$here/examples/wordfreq" "$work/wordfreq"
 cd "$work/wordfreq"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 run() { step "$*"; "$@"; }
 # lint/analyze exit 1 when they find errors; the demo shows that and goes on.
 run_findings() { step "$*"; "$@" || printf '(exit status %d: findings of severity error)\n' "$?"; }
@@ -22,7 +23,7 @@ run_findings specloom analyze word-frequency
 run specloom tasks word-frequency
 run specloom tasks word-frequency --waves --critical-path --workers 2
 run specloom task word-frequency 2.2 --status in_progress
-step "git diff --no-index (one character changed in tasks.md)"
+step "diff (exactly one character of tasks.md changed)"
 diff "$here/examples/wordfreq/.kiro/specs/word-frequency/tasks.md" .kiro/specs/word-frequency/tasks.md || true
 run specloom trace word-frequency
 echo
