@@ -91,6 +91,9 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _umask() -> int:
     """The process umask (read without changing it where /proc allows)."""
     try:
@@ -105,14 +108,14 @@ def _umask() -> int:
 
 
 def read_text(path: Path) -> str:
-    """A file's text, line endings untouched.
+    """A file's text, line endings untouched, without a leading byte-order mark.
 
     Raises:
         SpecSyntaxError: The file is not UTF-8.
     """
     data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else data.decode()
+        return data.decode("utf-8-sig") if data.startswith(_BOM) else data.decode()
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise SpecSyntaxError(
@@ -220,6 +223,8 @@ class Workspace:
         spec.tasks.task(task_id)
         tasks_path = folder / "tasks.md"
         new_tasks = set_status(read_text(tasks_path), task_id, status, spec.file("tasks.md"))
+        if tasks_path.read_bytes().startswith(_BOM):
+            new_tasks = "\ufeff" + new_tasks  # the user's editor wrote one; keep it
         new_meta: str | None = None
         if spec.meta is not None:
             meta: TasksMeta = spec.meta
