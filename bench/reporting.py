@@ -74,8 +74,9 @@ class Table:
         out = [f"### {self.title}", ""]
         out.append("| " + " | ".join(self.columns) + " |")
         out.append("|" + "|".join(" ---: " if a == "r" else " --- " for a in alignment) + "|")
-        out.extend("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
-                   for row in self.rows)  # fmt: skip
+        out.extend(
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in self.rows
+        )
         if self.notes:
             out.append("")
             out.extend(f"- {note}" for note in self.notes)

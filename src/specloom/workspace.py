@@ -107,7 +107,7 @@ def _umask() -> int:
     return current
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, display: str | None = None) -> str:
     """A file's text, line endings untouched, without a leading byte-order mark.
 
     Raises:
@@ -120,7 +120,7 @@ def read_text(path: Path) -> str:
         line = data[: error.start].count(b"\n") + 1
         raise SpecSyntaxError(
             f"the file is not UTF-8 text (byte {error.start}).",
-            file=str(path),
+            file=display or str(path),
             line=line,
             hint="Save it as UTF-8.",
         ) from None
@@ -197,7 +197,7 @@ class Workspace:
         """
         folder = self.spec_folder(name)
         files = {
-            file_name: read_text(folder / file_name)
+            file_name: read_text(folder / file_name, self.display(folder / file_name))
             for file_name in SPEC_FILES
             if (folder / file_name).is_file()
         }
@@ -272,18 +272,19 @@ class Workspace:
         Returns:
             The folders created.
         """
-        created: list[Path] = []
-        for sub in ("", *KIRO_DIRS):
-            folder = self.kiro / sub if sub else self.kiro
-            if not folder.exists():
-                folder.mkdir(parents=True)
-                created.append(folder)
-            elif not folder.is_dir():
+        folders = [self.kiro, *(self.kiro / sub for sub in KIRO_DIRS)]
+        for folder in folders:
+            if folder.exists() and not folder.is_dir():
                 raise WorkspaceError(
                     "a file is in the way of a folder specloom needs.",
                     file=self.display(folder),
                     hint="Move or rename that file, then run `specloom init` again.",
                 )
+        created: list[Path] = []
+        for folder in folders:
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                created.append(folder)
         return created
 
 
@@ -358,6 +359,7 @@ def import_folder(
     workspace.specs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{imported.name}.", dir=workspace.specs_dir))
     try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         for file_name, text in imported.files.items():
             atomic_write(staging / file_name, text)
         # Validate what was produced before it replaces anything.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dirty_equals import IsInstance, IsInt, IsList, IsOneOf, IsPartialDict, IsStr
+from dirty_equals import IsInstance, IsInt, IsOneOf, IsPartialDict, IsStr
 
 SPEC = Path(".kiro") / "specs"
 WORDFREQ = "word-frequency"
@@ -63,8 +63,7 @@ def write_spec(root: Path, name: str, **files: str) -> Path:
     folder = root / SPEC / name
     folder.mkdir(parents=True, exist_ok=True)
     for key, text in files.items():
-        file_name = key.replace("_md", ".md").replace("_", "-")
-        (folder / file_name).write_text(text, encoding="utf-8")
+        (folder / key.replace("_md", ".md")).write_text(text, encoding="utf-8")
     return folder
 
 
@@ -106,7 +105,7 @@ def show_contract(data: dict[str, Any]) -> dict[str, Any]:
             {
                 key: t[key]
                 for key in ("id", "title", "status", "optional", "requirements", "depends_on")
-            }  # fmt: skip
+            }
             for t in data["tasks"]
         ],
         "properties": [
@@ -479,7 +478,6 @@ def test_show_json_of_a_spec_with_tasks_meta(kiro_project: Path) -> None:
     assert data["properties"] == []
 
 
-@pytest.mark.slow
 def test_show_json_of_every_real_kiro_spec_has_the_promised_shape(kiro_project: Path) -> None:
     names = [row["name"] for row in json_output(specloom("list", "--json", cwd=kiro_project))]
     assert len(names) == 10
@@ -506,7 +504,7 @@ def test_show_text(example_project: Path) -> None:
     assert any(line.split()[:2] == ["2.2", "todo"] for line in lines)
 
 
-def test_show_accepts_a_folder_path(example_project: Path, tmp_path: Path) -> None:
+def test_show_accepts_a_folder_path(example_project: Path) -> None:
     folder = example_project / SPEC / WORDFREQ
 
     data = json_output(specloom("show", str(folder), "--json", cwd=example_project))
@@ -675,44 +673,6 @@ def test_task_back_to_todo_records_history_in_tasks_meta_json(kiro_project: Path
     assert {t["id"]: t["status"] for t in shown["tasks"]}["6.1"] == "todo"
 
 
-def test_task_with_an_unknown_id_names_the_file_and_the_known_ids(example_project: Path) -> None:
-    before = tree_digest(example_project)
-
-    result = specloom("task", WORDFREQ, "9.9", "--status", "done", cwd=example_project)
-
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert ".kiro/specs/word-frequency/tasks.md" in result.stderr
-    assert "'9.9'" in result.stderr
-    assert "1, 2, 2.1, 2.2, 3, 4" in result.stderr
-    assert result.stdout == ""
-    assert tree_digest(example_project) == before
-
-
-def test_task_with_an_unknown_id_in_json(example_project: Path) -> None:
-    data = json_output(
-        specloom("task", WORDFREQ, "7", "--status", "done", "--json", cwd=example_project), 2
-    )
-
-    assert data == IsPartialDict(
-        error="SpecNotFoundError",
-        file=".kiro/specs/word-frequency/tasks.md",
-        message=IsStr(regex=r".*'7'.*"),
-        line=None,
-    )
-
-
-def test_task_with_an_unknown_status_is_a_usage_error(example_project: Path) -> None:
-    before = tree_digest(example_project)
-
-    result = specloom("task", WORDFREQ, "2.2", "--status", "finished", cwd=example_project)
-
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "--status" in result.stderr
-    assert tree_digest(example_project) == before
-
-
 # -- lint and analyze -------------------------------------------------------------------------
 
 FINDING = IsPartialDict(
@@ -806,24 +766,6 @@ def test_lint_without_a_spec_lints_every_spec(tmp_path: Path) -> None:
     assert json_output(specloom("lint", "--json", cwd=tmp_path), 0) == []
 
 
-def test_lint_exits_2_on_unreadable_input(tmp_path: Path) -> None:
-    folder = write_spec(tmp_path, "broken", requirements_md="")
-    (folder / "requirements.md").write_bytes(
-        requirements("THE System SHALL answer in 1 s").encode() + b"\n5. caf\xe9\n"
-    )
-    before = tree_digest(tmp_path)
-
-    result = specloom("lint", "broken", cwd=tmp_path)
-    everything = specloom("lint", cwd=tmp_path)
-
-    for outcome in (result, everything):
-        assert outcome.returncode == 2
-        assert "Traceback" not in outcome.stderr
-        assert "requirements.md:13" in outcome.stderr
-        assert "UTF-8" in outcome.stderr
-    assert tree_digest(tmp_path) == before
-
-
 def test_lint_of_the_real_kiro_specs_reports_the_onboarding_error(kiro_project: Path) -> None:
     findings = json_output(specloom("lint", "--json", cwd=kiro_project), 1)
 
@@ -880,19 +822,6 @@ def test_analyze_exits_1_on_a_dependency_on_a_missing_task(tmp_path: Path) -> No
     findings = json_output(specloom("analyze", "search", "--json", cwd=tmp_path), 1)
 
     assert IsPartialDict(rule="ANA004", severity="error") in findings
-
-
-def test_analyze_exits_2_on_unreadable_input(example_project: Path) -> None:
-    design = example_project / SPEC / WORDFREQ / "design.md"
-    design.write_bytes(design.read_bytes() + b"\n\xff\xfe\n")
-    before = tree_digest(example_project)
-
-    result = specloom("analyze", WORDFREQ, cwd=example_project)
-
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "design.md" in result.stderr
-    assert tree_digest(example_project) == before
 
 
 # -- tasks ------------------------------------------------------------------------------------
@@ -968,64 +897,6 @@ def test_tasks_of_a_kiro_spec_with_only_a_waves_block(kiro_project: Path) -> Non
     assert data["critical_path"]["tasks"][1:] == ["4.1", "7.1"]
 
 
-CYCLE_TASKS = """# Implementation Plan
-
-- [ ] 1. Build the parser
-  - _Depends on: 2_
-
-- [ ] 2. Build the printer
-  - _Depends on: 1_
-
-- [ ] 3. Document it
-"""
-
-
-@pytest.mark.parametrize(
-    "options",
-    [[], ["--waves"], ["--critical-path"], ["--graph", "mermaid"], ["--graph", "json"]],
-)
-def test_tasks_with_a_dependency_cycle_exits_2_naming_the_cycle(
-    tmp_path: Path, options: list[str]
-) -> None:
-    write_spec(tmp_path, "loop", tasks_md=CYCLE_TASKS)
-    before = tree_digest(tmp_path)
-
-    result = specloom("tasks", "loop", *options, cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    match = re.search(r"(\d) -> (\d) -> (\d)", result.stderr)
-    assert match is not None, result.stderr
-    assert match.group(1) == match.group(3) and {match.group(1), match.group(2)} == {"1", "2"}
-    first_line = {"1": (3, 4), "2": (6, 7)}[match.group(1)]
-    assert any(f".kiro/specs/loop/tasks.md:{n}" in result.stderr for n in first_line)
-    assert tree_digest(tmp_path) == before
-
-
-def test_tasks_with_a_dependency_cycle_in_json(tmp_path: Path) -> None:
-    write_spec(tmp_path, "loop", tasks_md=CYCLE_TASKS)
-
-    data = json_output(specloom("tasks", "loop", "--json", cwd=tmp_path), 2)
-
-    assert data == IsPartialDict(
-        error="DependencyCycleError",
-        file=".kiro/specs/loop/tasks.md",
-        line=IsOneOf(3, 4, 6, 7),
-        message=IsStr(regex=r".*(1 -> 2 -> 1|2 -> 1 -> 2).*"),
-    )
-
-
-def test_tasks_of_a_spec_without_tasks_md(tmp_path: Path) -> None:
-    write_spec(tmp_path, "early", requirements_md=requirements("THE System SHALL answer in 1 s"))
-
-    result = specloom("tasks", "early", cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert "tasks.md" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 # -- trace ------------------------------------------------------------------------------------
 
 
@@ -1075,7 +946,8 @@ def test_trace_sees_a_new_tagged_test(example_project: Path) -> None:
 
 # -- import -----------------------------------------------------------------------------------
 
-SPECKIT_SPEC = """# Feature Specification: Photo Albums
+SPECKIT_SPEC = (
+    """# Feature Specification: Photo Albums
 
 **Feature Branch**: `001-photo-albums`
 **Created**: 2025-01-01
@@ -1094,9 +966,12 @@ A user creates an album so that related photos are kept together.
 
 **Acceptance Scenarios**:
 
-1. **Given** no albums exist, **When** the user creates an album named "Trip", **Then** the album list shows "Trip"
-2. **Given** an album named "Trip" exists, **When** the user creates another album named "Trip", **Then** the system rejects the name as a duplicate
-
+"""
+    '1. **Given** no albums exist, **When** the user creates an album named "Trip", '
+    '**Then** the album list shows "Trip"\n'
+    '2. **Given** an album named "Trip" exists, **When** the user creates another album named '
+    '"Trip", **Then** the system rejects the name as a duplicate\n'
+    """
 ## Requirements *(mandatory)*
 
 ### Functional Requirements
@@ -1104,6 +979,7 @@ A user creates an album so that related photos are kept together.
 - **FR-001**: System MUST let users create albums with a unique name
 - **FR-002**: System MUST list albums by creation date, newest first
 """
+)
 
 SPECKIT_TASKS = """# Tasks: Photo Albums
 
@@ -1142,6 +1018,12 @@ The system SHALL let users create albums with a unique name.
 - **WHEN** the user creates an album named "Trip"
 - **THEN** the album list shows "Trip"
 """
+
+
+def leaf_tasks(shown: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tasks of ``show --json`` output that no other task has as its parent."""
+    parents = {t.get("parent") for t in shown["tasks"]}
+    return [t for t in shown["tasks"] if t["id"] not in parents]
 
 
 def speckit_feature(root: Path) -> Path:
@@ -1183,10 +1065,10 @@ def test_import_speckit_creates_a_spec(tmp_path: Path) -> None:
     assert shown["requirements"], "the user story becomes a requirement"
     criteria = [c["text"] for r in shown["requirements"] for c in r["criteria"]]
     assert any("Trip" in text for text in criteria)
-    titles = [t["title"] for t in shown["tasks"]]
-    assert any("Album model" in title for title in titles)
-    assert len(shown["tasks"]) == 3
-    assert [t["status"] for t in shown["tasks"]].count("done") == 1
+    leaves = leaf_tasks(shown)
+    assert len(leaves) == 3, "T001-T003, each a task (phases may group them)"
+    assert [t["status"] for t in leaves] == ["todo", "todo", "done"]
+    assert "Album model" in leaves[1]["title"]
     assert (source / "spec.md").read_text(encoding="utf-8") == SPECKIT_SPEC
 
 
@@ -1216,9 +1098,10 @@ def test_import_openspec_creates_a_spec(tmp_path: Path) -> None:
     assert result["spec"] == "add-albums"
     shown = json_output(specloom("show", "add-albums", "--json", cwd=tmp_path))
     assert_show_shape(shown)
-    assert [t["title"] for t in shown["tasks"]] == IsList(
-        IsStr(regex=".*Album model.*"), IsStr(regex=".*create-album endpoint.*"), check_order=False
-    )
+    assert [t["title"] for t in leaf_tasks(shown)] == [
+        IsStr(regex=".*Album model.*"),
+        IsStr(regex=".*create-album endpoint.*"),
+    ]
     assert any("unique name" in c["text"] for r in shown["requirements"] for c in r["criteria"])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dirty_equals import IsPartialDict, IsStr
+from dirty_equals import IsOneOf, IsPartialDict, IsStr
 
 SPEC = Path(".kiro") / "specs"
 WORDFREQ = "word-frequency"
 FOLDER = SPEC / WORDFREQ
+WORDFREQ_TASKS = FOLDER / "tasks.md"
 
 # Every command that reads the word-frequency spec (the two lints read it as part of all).
 COMMANDS = [
@@ -71,6 +73,31 @@ def tree_digest(root: Path) -> dict[str, str]:
         else:
             digest[relative] = f"{mode} {hashlib.sha256(path.read_bytes()).hexdigest()}"
     return digest
+
+
+def write_spec(root: Path, name: str, **files: str) -> Path:
+    """A spec folder under ``root/.kiro/specs/`` holding ``files`` (``tasks_md=...``)."""
+    folder = root / SPEC / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, text in files.items():
+        (folder / key.replace("_md", ".md")).write_text(text, encoding="utf-8")
+    return folder
+
+
+def requirements(criterion: str) -> str:
+    """A ``requirements.md`` with one requirement and one criterion (1.1, on line 11)."""
+    return (
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Search\n\n"
+        "**User Story:** As a reader, I want to search, so that I find things.\n\n"
+        f"#### Acceptance Criteria\n\n1. {criterion}\n"
+    )
+
+
+def json_output(result: subprocess.CompletedProcess[str], exit_code: int = 0) -> Any:
+    """The JSON a command printed, after checking how it exited."""
+    assert result.returncode == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *names: str) -> str:
@@ -373,3 +400,132 @@ def test_errors_in_json_go_to_stdout_and_the_paragraph_to_stderr(example_project
     )
     assert result.stderr.startswith("error: .kiro/specs: there is no spec named 'nope'.")
     assert "\x1b" not in result.stdout + result.stderr
+
+
+# -- errors of single commands ----------------------------------------------------------
+
+CYCLE_TASKS = """# Implementation Plan
+
+- [ ] 1. Build the parser
+  - _Depends on: 2_
+
+- [ ] 2. Build the printer
+  - _Depends on: 1_
+
+- [ ] 3. Document it
+"""
+
+
+def test_task_with_an_unknown_id_names_the_file_and_the_known_ids(example_project: Path) -> None:
+    before = tree_digest(example_project)
+
+    result = specloom("task", WORDFREQ, "9.9", "--status", "done", cwd=example_project)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert ".kiro/specs/word-frequency/tasks.md" in result.stderr
+    assert "'9.9'" in result.stderr
+    assert "1, 2, 2.1, 2.2, 3, 4" in result.stderr
+    assert result.stdout == ""
+    assert tree_digest(example_project) == before
+
+
+def test_task_with_an_unknown_id_in_json(example_project: Path) -> None:
+    data = json_output(
+        specloom("task", WORDFREQ, "7", "--status", "done", "--json", cwd=example_project), 2
+    )
+
+    assert data == IsPartialDict(
+        error="SpecNotFoundError",
+        file=".kiro/specs/word-frequency/tasks.md",
+        message=IsStr(regex=r".*'7'.*"),
+        line=None,
+    )
+
+
+def test_task_with_an_unknown_status_is_a_usage_error(example_project: Path) -> None:
+    before = tree_digest(example_project)
+
+    result = specloom("task", WORDFREQ, "2.2", "--status", "finished", cwd=example_project)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--status" in result.stderr
+    assert tree_digest(example_project) == before
+
+
+def test_lint_exits_2_on_unreadable_input(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path, "broken", requirements_md="")
+    (folder / "requirements.md").write_bytes(
+        requirements("THE System SHALL answer in 1 s").encode() + b"\n5. caf\xe9\n"
+    )
+    before = tree_digest(tmp_path)
+
+    result = specloom("lint", "broken", cwd=tmp_path)
+    everything = specloom("lint", cwd=tmp_path)
+
+    for outcome in (result, everything):
+        assert outcome.returncode == 2
+        assert "Traceback" not in outcome.stderr
+        assert "requirements.md:13" in outcome.stderr
+        assert "UTF-8" in outcome.stderr
+    assert tree_digest(tmp_path) == before
+
+
+def test_analyze_exits_2_on_unreadable_input(example_project: Path) -> None:
+    design = example_project / SPEC / WORDFREQ / "design.md"
+    design.write_bytes(design.read_bytes() + b"\n\xff\xfe\n")
+    before = tree_digest(example_project)
+
+    result = specloom("analyze", WORDFREQ, cwd=example_project)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "design.md" in result.stderr
+    assert tree_digest(example_project) == before
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--waves"], ["--critical-path"], ["--graph", "mermaid"], ["--graph", "json"]],
+)
+def test_tasks_with_a_dependency_cycle_exits_2_naming_the_cycle(
+    tmp_path: Path, options: list[str]
+) -> None:
+    write_spec(tmp_path, "loop", tasks_md=CYCLE_TASKS)
+    before = tree_digest(tmp_path)
+
+    result = specloom("tasks", "loop", *options, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    match = re.search(r"(\d) -> (\d) -> (\d)", result.stderr)
+    assert match is not None, result.stderr
+    assert match.group(1) == match.group(3) and {match.group(1), match.group(2)} == {"1", "2"}
+    first_line = {"1": (3, 4), "2": (6, 7)}[match.group(1)]
+    assert any(f".kiro/specs/loop/tasks.md:{n}" in result.stderr for n in first_line)
+    assert tree_digest(tmp_path) == before
+
+
+def test_tasks_with_a_dependency_cycle_in_json(tmp_path: Path) -> None:
+    write_spec(tmp_path, "loop", tasks_md=CYCLE_TASKS)
+
+    data = json_output(specloom("tasks", "loop", "--json", cwd=tmp_path), 2)
+
+    assert data == IsPartialDict(
+        error="DependencyCycleError",
+        file=".kiro/specs/loop/tasks.md",
+        line=IsOneOf(3, 4, 6, 7),
+        message=IsStr(regex=r".*(1 -> 2 -> 1|2 -> 1 -> 2).*"),
+    )
+
+
+def test_tasks_of_a_spec_without_tasks_md(tmp_path: Path) -> None:
+    write_spec(tmp_path, "early", requirements_md=requirements("THE System SHALL answer in 1 s"))
+
+    result = specloom("tasks", "early", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "tasks.md" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -183,10 +183,13 @@ class TasksDocument:
         found = self._by_id.get(task_id)
         if found is None:
             known = ", ".join(t.id for t in self.tasks[:12])
+            more = len(self.tasks) - 12
+            if more > 0:
+                known += f" and {more} more"
             raise SpecNotFoundError(
                 f"there is no task {task_id!r}.",
                 file=self.path,
-                hint=f"Known task ids: {known}{'...' if len(self.tasks) > 12 else ''}.",
+                hint=f"Known task ids: {known}." if self.tasks else "The file has no tasks.",
             )
         return found
 

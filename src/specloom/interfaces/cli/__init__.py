@@ -14,6 +14,7 @@ commands that need them) the other layers.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -63,8 +64,25 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    With ``--json``, even argument errors (a missing argument, a bad choice) are reported as
+    a JSON object on stdout, so scripts always get JSON back.
+    """
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        result = app(standalone_mode=False)
+    except typer.TyperException as error:
+        from specloom.errors import UsageError
+        from specloom.interfaces.cli.output import fail
+
+        usage = UsageError(error.format_message(), hint="Run the command with --help for usage.")
+        sys.exit(fail(usage, as_json=True))
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 # The commands live in their own module, which registers them on `app` when imported.

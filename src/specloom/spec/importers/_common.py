@@ -1,5 +1,5 @@
 """What the spec-kit and OpenSpec importers share: the result type, spec names, EARS sentences
-built from Given/When/Then prose, markdown bodies made safe to embed, and Kiro task trees.
+built from Given/When/Then prose, and markdown bodies made safe to embed.
 
 The EARS helpers are heuristics over English prose: they never drop words, they only choose
 the frame (``WHEN ..., THE System SHALL ...``) and turn an outcome clause into a response
@@ -17,18 +17,14 @@ from dataclasses import dataclass, field
 
 from specloom.spec.markdown import Document, LineKind, scan
 from specloom.spec.meta import SpecConfig
-from specloom.spec.refs import DEPENDS_LINE, REQUIREMENTS_LINE
 from specloom.spec.requirements import RequirementsDocument, render_requirements
-from specloom.spec.tasks import Status, Task, TasksDocument
+from specloom.spec.tasks import TasksDocument
 from specloom.spec.tasks_writer import render_tasks
 
 __all__ = [
     "BOLD_LABEL",
-    "CheckboxItem",
     "ImportedSpec",
-    "TaskDraft",
     "assemble_files",
-    "checkbox_items",
     "clean_block",
     "event_criterion",
     "heading_title",
@@ -40,7 +36,6 @@ __all__ = [
     "own_body",
     "spec_name",
     "strip_front_matter",
-    "tasks_document",
     "unwanted_criterion",
 ]
 
@@ -194,6 +189,7 @@ _SUBJECT_WORDS = frozenset(
     "your no nothing none all each every any some both one only another other multiple "
     "several someone anyone everyone nobody user users".split()
 )
+_OPENING_WORDS = _SUBJECT_WORDS | {"when", "if", "after", "before", "while", "once"}
 # Auxiliaries that give away a clause with a subject when they come right after it.
 _AUXILIARIES = frozenset(
     "is are was were be been has have had remains remain becomes become appears appear "
@@ -209,6 +205,12 @@ _VERBS = frozenset(
     "render replace report request require reset respond restore retry return run save "
     "schedule select send set show skip sort start stop store submit suggest update upload "
     "use validate verify warn write".split()
+)
+# Finite verbs that make a Given a clause ("the library holds no albums") rather than a noun
+# phrase ("an album with 20 photos").
+_STATE_VERBS = _AUXILIARIES | frozenset(
+    "am holds hold contains contain owns own sees see shows show lists list includes include "
+    "opens open uses use wants want needs need lacks lack lives live knows know".split()
 )
 _IRREGULAR = {"is": "be", "are": "be", "has": "have", "does": "do", "goes": "go"}
 _COMPONENT_WORDS = frozenset(
@@ -240,14 +242,7 @@ def fragment(text: str) -> str:
 
 def _lower_common(text: str) -> str:
     first, _, rest = text.partition(" ")
-    if first[:1].isupper() and first[1:].islower() and first.lower() in _SUBJECT_WORDS | {
-        "when",
-        "if",
-        "after",
-        "before",
-        "while",
-        "once",
-    }:
+    if first[:1].isupper() and first[1:].islower() and first.lower() in _OPENING_WORDS:
         return first.lower() + (" " + rest if rest else "")
     return text
 
@@ -283,7 +278,8 @@ def _is_component(subject: str) -> bool:
         return False
     if len(words) == 1:
         word = words[0]
-        return "_" in word or sum(1 for char in word if char.isupper()) >= 2
+        uppercase = sum(1 for char in word if char.isupper())
+        return "_" in word or uppercase >= 2 or word.lower() in _COMPONENT_WORDS
     return words[-1].lower() in _COMPONENT_WORDS
 
 
@@ -339,10 +335,26 @@ def _predicate(part: str) -> str:
 
 
 def _join(parts: list[str]) -> str:
-    parts = [part for part in parts if part]
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    """``a``, ``a and b``, ``a, b and c``; a repeated ``ensure that`` becomes ``that``."""
+    joined: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        if (
+            joined
+            and part.startswith("ensure that ")
+            and joined[-1].startswith(("ensure that ", "that "))
+        ):
+            part = part[len("ensure ") :]
+        joined.append(part)
+    if len(joined) <= 1:
+        return "".join(joined)
+    return ", ".join(joined[:-1]) + " and " + joined[-1]
+
+
+def _is_clause(text: str) -> bool:
+    """Whether a Given has a verb of its own (``the user has 3 albums``)."""
+    return any(word.lower().strip(",.;:") in _STATE_VERBS for word in text.split()[1:])
 
 
 def outcome_response(parts: list[str]) -> str:
@@ -365,14 +377,19 @@ def outcome_response(parts: list[str]) -> str:
 def event_criterion(given: list[str], when: list[str], then: list[str]) -> str:
     """An EARS criterion from a Given/When/Then scenario (``then`` must not be empty).
 
-    ``WHEN <when> and <given>, THE System SHALL <then>``; with no When, the Given is a state
+    ``WHEN <when> and <given>, THE System SHALL <then>`` when the Given is a clause (``the
+    library holds no albums``), ``WHEN <when>, given <given>, THE System SHALL <then>`` when
+    it is a noun phrase (``an album with 20 photos``); with no When, the Given is a state
     (``WHILE <given>, ...``); with neither, the criterion is ubiquitous.
     """
     response = outcome_response(then)
     when_text = " and ".join(f for f in (fragment(part) for part in when) if f)
-    given_text = " and ".join(f for f in (fragment(part) for part in given) if f)
+    givens = [f for f in (fragment(part) for part in given) if f]
+    given_text = " and ".join(givens)
     if when_text and given_text:
-        return f"WHEN {when_text} and {given_text}, {response}"
+        if all(_is_clause(part) for part in givens):
+            return f"WHEN {when_text} and {given_text}, {response}"
+        return f"WHEN {when_text}, given {given_text}, {response}"
     if when_text:
         return f"WHEN {when_text}, {response}"
     if given_text:
@@ -417,154 +434,6 @@ def normative_criterion(text: str) -> tuple[str, bool]:
         then = "THEN " if keyword == "IF" else ""
         return f"{keyword} {fragment(lead[2])}, {then}{response}", exact
     return _modal_response(prefix, negative, rest), exact
-
-
-# -- tasks ----------------------------------------------------------------------------------
-
-_CHECKBOX = re.compile(r"^\[(?P<char>[ xX\-~])\](?:[ \t]+|$)(?P<rest>.*)$", re.DOTALL)
-_STATUS = {
-    " ": Status.TODO,
-    "x": Status.DONE,
-    "X": Status.DONE,
-    "-": Status.IN_PROGRESS,
-    "~": Status.QUEUED,
-}
-
-
-@dataclass(slots=True)
-class CheckboxItem:
-    """A ``- [ ] ...`` list item of a source task list.
-
-    Attributes:
-        line: 1-based line of the item.
-        status: From its checkbox.
-        text: Its first paragraph after the checkbox, on one line.
-        details: Its nested non-checkbox items and paragraphs, one line each.
-        children: Nested checkbox items.
-    """
-
-    line: int
-    status: Status
-    text: str
-    details: list[str] = field(default_factory=list)
-    children: list[CheckboxItem] = field(default_factory=list)
-
-
-def checkbox_items(doc: Document) -> list[CheckboxItem]:
-    """The outermost checkbox items of ``doc`` (outside code blocks), nested ones inside."""
-    found: dict[int, CheckboxItem] = {}
-    roots: list[CheckboxItem] = []
-    for index, item in enumerate(doc.items):
-        match = _CHECKBOX.match(item.content)
-        parent = item.parent
-        while parent >= 0 and parent not in found:
-            parent = doc.items[parent].parent
-        if match is None:
-            if parent >= 0:
-                text = one_line(doc.item_paragraph(index))
-                if text:
-                    found[parent].details.append(text)
-            continue
-        paragraph = one_line(doc.item_paragraph(index))
-        rest = _CHECKBOX.match(paragraph)
-        entry = CheckboxItem(
-            item.line, _STATUS[match["char"]], rest["rest"].strip() if rest else ""
-        )
-        found[index] = entry
-        if parent >= 0:
-            found[parent].children.append(entry)
-        else:
-            roots.append(entry)
-    return roots
-
-
-@dataclass(eq=False, slots=True)
-class TaskDraft:
-    """A task being built; ids are given when the tree is complete.
-
-    Attributes:
-        title: One line.
-        status: Its status (a group's follows its children when ``None``).
-        parallel: Written ``(P)``.
-        requirements: Criterion or requirement ids it cites.
-        after: Tasks it depends on (drafts of earlier tasks).
-        details: Detail bullets.
-        children: Sub-tasks.
-    """
-
-    title: str
-    status: Status | None = None
-    parallel: bool = False
-    requirements: list[str] = field(default_factory=list)
-    after: list[TaskDraft] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    children: list[TaskDraft] = field(default_factory=list)
-
-
-def _safe_title(title: str) -> str:
-    text = one_line(title)
-    if text.endswith("(P)"):
-        text = text[:-3].rstrip() + " [P]"
-    return text
-
-
-def _safe_detail(detail: str) -> str:
-    """A detail that the tasks parser reads back as a detail (not a task or a reference)."""
-    text = one_line(detail)
-    if re.match(r"^\[[ xX\-~]\]", text):
-        text = "\\" + text
-    if REQUIREMENTS_LINE.match(text) or DEPENDS_LINE.match(text):
-        text = "Note: " + text
-    return text
-
-
-def _derived_status(draft: TaskDraft) -> Status:
-    if draft.status is not None and not draft.children:
-        return draft.status
-    statuses = [_derived_status(child) for child in draft.children]
-    if draft.status is not None and draft.status is not Status.TODO:
-        return draft.status
-    if statuses and all(status is Status.DONE for status in statuses):
-        return Status.DONE
-    if any(status is not Status.TODO for status in statuses):
-        return Status.IN_PROGRESS
-    return Status.TODO
-
-
-def tasks_document(groups: list[TaskDraft]) -> TasksDocument:
-    """Number a task tree Kiro's way (``1``, ``1.1``, ``1.1.1``) and build the document."""
-    ids: dict[int, str] = {}
-    ordered: list[tuple[TaskDraft, str, str | None]] = []
-
-    def visit(draft: TaskDraft, task_id: str, parent: str | None) -> None:
-        ids[id(draft)] = task_id
-        ordered.append((draft, task_id, parent))
-        for position, child in enumerate(draft.children, start=1):
-            visit(child, f"{task_id}.{position}", task_id)
-
-    for position, group in enumerate(groups, start=1):
-        visit(group, str(position), None)
-    tasks: list[Task] = []
-    for draft, task_id, parent in ordered:
-        depends = [ids[id(other)] for other in draft.after if id(other) in ids]
-        tasks.append(
-            Task(
-                id=task_id,
-                title=_safe_title(draft.title),
-                status=_derived_status(draft),
-                optional=False,
-                line=0,
-                end_line=0,
-                status_column=0,
-                requirements=list(dict.fromkeys(draft.requirements)),
-                depends_on=list(dict.fromkeys(depends)),
-                details=[d for d in (_safe_detail(detail) for detail in draft.details) if d],
-                parent=parent,
-                children=[ids[id(child)] for child in draft.children],
-                parallel=draft.parallel,
-            )
-        )
-    return TasksDocument("tasks.md", "Implementation Plan", tasks)
 
 
 def assemble_files(

@@ -1,19 +1,17 @@
 """Import a GitHub spec-kit feature folder (``specs/NNN-name/``) as a Kiro spec.
 
-spec.md: each ``### User Story N - Title (Priority: PN)`` becomes a requirement (its story
-sentence, one EARS criterion per ``**Given** ... **When** ... **Then** ...`` acceptance
-scenario); ``- **FR-001**: System MUST ...`` lists become a requirement per list heading
-(``Functional Requirements``) with ``THE System SHALL ...`` criteria, ``[NEEDS
-CLARIFICATION: ...]`` markers kept verbatim; edge cases become ``IF ..., THEN ...`` criteria
-where they state an outcome; key entities become the glossary; the user description,
-priorities, success criteria and clarifications become the introduction.
+spec.md -> requirements.md: each ``### User Story N - Title (Priority: PN)`` becomes a
+requirement (its story sentence; one EARS criterion per ``**Given** x, **When** y, **Then**
+z`` acceptance scenario: ``WHEN y and x, THE System SHALL z``); each list of ``- **FR-001**:
+System MUST ...`` becomes a requirement named after its heading (``Functional
+Requirements``) with ``THE System SHALL ...`` criteria, ``[NEEDS CLARIFICATION: ...]``
+markers kept verbatim so lint flags them; edge cases that state an outcome become ``IF ...,
+THEN ...`` criteria of an "Edge Cases" requirement; key entities become the glossary; the
+user description, priorities, success criteria, clarifications and any other section go to
+the introduction. spec-kit's older single "Primary User Story" layout is read too.
 
-plan.md, research.md, data-model.md, contracts/ and quickstart.md become design.md.
-
-tasks.md: each ``## Phase N: ...`` becomes parent task N and its ``- [ ] T001 [P] [US1] ...``
-items its sub-tasks, with the order spec-kit implies written out as ``_Depends on:_`` lines:
-a phase waits for the phase before it; inside a phase a task without ``[P]`` waits for what
-comes before it, ``[P]`` tasks run beside each other; ``(depends on T010)`` adds an edge.
+plan.md, research.md, data-model.md, contracts/ and quickstart.md -> design.md, and
+tasks.md -> tasks.md (see ``_speckit_plan``).
 
 May import: the standard library, ``specloom.errors`` and ``specloom.spec``.
 """
@@ -27,43 +25,43 @@ from dataclasses import dataclass, field
 from specloom.errors import ImportFormatError
 from specloom.spec.design import render_design
 from specloom.spec.importers._common import (
+    BOLD_LABEL,
     ImportedSpec,
-    TaskDraft,
     assemble_files,
-    checkbox_items,
     clean_block,
     event_criterion,
+    heading_title,
     lines_text,
     normalize_paths,
     normative_criterion,
     one_line,
     own_body,
     spec_name,
-    strip_front_matter,
-    tasks_document,
     unwanted_criterion,
 )
-from specloom.spec.markdown import Document, Heading, LineKind, scan
+from specloom.spec.importers._speckit_plan import design_sections, speckit_tasks
+from specloom.spec.markdown import Document, LineKind, scan
 from specloom.spec.requirements import (
     Criterion,
     GlossaryEntry,
     Requirement,
     RequirementsDocument,
 )
-from specloom.spec.tasks import Status, TasksDocument
 
 __all__ = ["import_speckit"]
 
 _STORY_HEADING = re.compile(r"^User\s+Story\s*(\d+)\s*(?:[-–—:.]\s*)?(.*)$", re.IGNORECASE)
 _PRIORITY = re.compile(r"\(\s*Priority\s*:\s*([^)]*)\)", re.IGNORECASE)
-_ANNOTATION = re.compile(r"\s*(?:\*\([^)]*\)\*|_\([^)]*\)_)\s*")
-_LABEL = re.compile(r"^\s*(?:\*\*|__)(?P<label>[^*_]+?)(?P<colon>:?)(?:\*\*|__)\s*(?P<rest>.*)$")
 _IDENTIFIED = re.compile(
     r"^(?:\*\*|__)?(?P<id>[A-Z][A-Z0-9]*-\d+[A-Za-z]?)(?:\*\*|__)?\s*[:：]?(?:\*\*|__)?\s*"
     r"(?P<text>.*)$"
 )
 _KEYWORD = re.compile(
     r"(?<![A-Za-z0-9])(\*\*|__|\*|_)\s*(Given|When|Then|And|But)\s*,?\s*\1(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_PLAIN_SCENARIO = re.compile(
+    r"^\s*(?:given\s+(?P<given>.*?)[,;]?\s+)?when\s+(?P<when>.*?)[,;]?\s+then\s+(?P<then>.*)$",
     re.IGNORECASE,
 )
 _EDGE_QUESTION = re.compile(
@@ -76,13 +74,12 @@ _EDGE_HANDLE = re.compile(
     r"\s+(?P<object>[^?]+)\?\s*(?P<answer>.*)$",
     re.IGNORECASE,
 )
-_EDGE_CONDITIONAL = re.compile(r"^(?:if|when)\s+(?P<cond>[^,]+),\s*(?P<answer>.+)$", re.IGNORECASE)
-_TASK_ID = re.compile(r"^(?P<id>T\d+)\b[.:]?\s*")
-_TASK_LABEL = re.compile(r"^\[(?P<label>[^\]]*)\]\s*")
-_STORY_LABEL = re.compile(r"^(?:US|Story)\s*\d+(?:\s*[,/]\s*(?:US|Story)?\s*\d+)*$", re.I)
-_EXPLICIT_DEPENDS = re.compile(r"\s*\((?:depends\s+on|after|requires)\s+([^)]*)\)", re.I)
-_PHASE = re.compile(r"^Phase\s+[\d.]+[a-z]?\s*(?:[:.\-–—]\s*)?", re.IGNORECASE)
-_WORKFLOW_SECTIONS = re.compile(r"^(?:execution flow|progress tracking|phase\s+\d)", re.I)
+_EDGE_CONDITIONAL = re.compile(r"^(?:if|when)\s+(?P<cond>[^,]+),\s*(?P<answer>.+)$", re.I)
+_ANSWER_LEAD = re.compile(r"^(?:→|->|=>|—|–|-|:|answer\s*:)+\s*", re.IGNORECASE)
+_SCENARIO_WORDS = frozenset({"given", "when", "then", "and", "but"})
+_KNOWN_FILES = frozenset(
+    {"spec.md", "plan.md", "tasks.md", "research.md", "data-model.md", "quickstart.md"}
+)
 
 
 @dataclass(slots=True)
@@ -120,7 +117,7 @@ def import_speckit(files: Mapping[str, str], name: str | None = None) -> Importe
         files: Paths relative to the feature folder (``spec.md``, ``plan.md``, ``tasks.md``,
             ``research.md``, ``data-model.md``, ``quickstart.md``, ``contracts/...``) mapped
             to their text.
-        name: The feature folder's name (``001-photo-albums``) or the spec name wanted;
+        name: The feature folder's name (``001-photo-albums``) or the spec name wanted; it is
             normalized (``photo-albums``). Taken from spec.md when omitted.
 
     Returns:
@@ -147,38 +144,33 @@ def import_speckit(files: Mapping[str, str], name: str | None = None) -> Importe
             line=1,
             hint="spec-kit writes stories as `### User Story 1 - Title (Priority: P1)` with "
             "`**Acceptance Scenarios**:` and requirements as `- **FR-001**: System MUST ...`; "
-            "run /speckit.specify first or fix the headings.",
+            "fix the headings or run /speckit.specify again.",
         )
-    spec_title = spec.title.split(":", 1)[-1] if ":" in spec.title else ""
-    title_name = spec_title if "[" not in spec_title else ""
-    final_name = spec_name(name, spec.branch, title_name, default="imported-spec")
-
-    requirements, story_criteria, fr_criteria = _requirements(spec, warnings)
-    design_sections = _design_sections(sources, spec, warnings)
-    tests = _independent_tests(spec, story_criteria)
-    if design_sections is not None and tests:
-        design_sections.append(("Testing Strategy", tests))
-    introduction = _introduction(spec, sources, story_criteria, warnings, with_tests=(
-        design_sections is None
-    ))
-    document = RequirementsDocument("requirements.md", "Requirements Document", introduction,
-                                    spec.glossary, requirements)  # fmt: skip
+    feature = spec.title.split(":", 1)[1] if ":" in spec.title else ""
+    final_name = spec_name(
+        name, spec.branch, feature if "[" not in feature else "", default="imported-spec"
+    )
+    requirements, story_criteria, reference_criteria = _requirements(spec, warnings)
+    sections = design_sections(sources, spec.description, warnings)
+    tests = _independent_tests(spec)
+    if sections is not None and tests:
+        sections.append(("Testing Strategy", tests))
+    imported = [p for p in sorted(sources) if p in _KNOWN_FILES or p.startswith("contracts/")]
+    introduction = _introduction(spec, imported, with_tests=not sections)
+    document = RequirementsDocument(
+        "requirements.md", "Requirements Document", introduction, spec.glossary, requirements
+    )
     tasks = None
     if "tasks.md" in sources:
-        tasks = _tasks(sources["tasks.md"], story_criteria, fr_criteria, warnings)
-    design = render_design("Design Document", design_sections, []) if design_sections else None
-    known = {"spec.md", "plan.md", "tasks.md", "research.md", "data-model.md", "quickstart.md"}
+        tasks = speckit_tasks(sources["tasks.md"], story_criteria, reference_criteria, warnings)
+    design = render_design("Design Document", sections, []) if sections else None
     for path in sorted(sources):
-        if path not in known and not path.startswith("contracts/"):
-            warnings.append(f"{path}: not imported (specloom has no place for it).")
+        if path not in imported:
+            warnings.append(f"{path}: not imported (a Kiro spec has no place for it).")
     return ImportedSpec(final_name, assemble_files(document, design, tasks), warnings)
 
 
 # -- spec.md --------------------------------------------------------------------------------
-
-
-def _heading_title(text: str) -> str:
-    return one_line(_ANNOTATION.sub(" ", text)).strip(" *_")
 
 
 def _section_kind(title: str) -> str:
@@ -207,8 +199,8 @@ def _parse_spec(text: str, warnings: list[str]) -> _Spec:
     spec = _Spec(title=next((h.text for h in doc.headings if h.level == 1), ""))
     first_section = next((h.line for h in doc.headings if h.level >= 2), len(doc.lines) + 1)
     for line in doc.lines[: first_section - 1]:
-        label = _LABEL.match(line.text)
-        if line.kind is not LineKind.TEXT or label is None:
+        label = BOLD_LABEL.match(line.text) if line.kind is LineKind.TEXT else None
+        if label is None:
             continue
         key = label["label"].strip().lower()
         value = label["rest"].lstrip(":").strip()
@@ -217,7 +209,7 @@ def _parse_spec(text: str, warnings: list[str]) -> _Spec:
         elif key == "input":
             value = re.sub(r"^user description:\s*", "", value, flags=re.IGNORECASE)
             spec.description = value.strip().strip('"“”').strip()
-    stack: list[tuple[int, str, str]] = []  # (level, kind, title) of the open headings
+    stack: list[tuple[int, str, str]] = []  # (level, kind, title) of the enclosing headings
     story_end = 0
     primary: _Story | None = None
     for heading in doc.headings:
@@ -225,37 +217,28 @@ def _parse_spec(text: str, warnings: list[str]) -> _Spec:
             continue
         while stack and stack[-1][0] >= heading.level:
             stack.pop()
-        title = _heading_title(heading.text)
+        title = heading_title(heading.text)
         kind = _section_kind(title)
         if kind == "other" and stack and stack[-1][1] not in ("other", "scenarios"):
             kind = stack[-1][1]
-        top = stack[0][2] if stack and stack[0][0] == 2 else title
+        top = stack[0][2] if stack else title
         stack.append((heading.level, kind, title))
         first, last = own_body(doc, heading.line)
         if kind == "story":
             story_end = doc.section_end(heading.line)
-            match = _STORY_HEADING.match(title)
-            rest = match[2] if match else title
-            priority = _PRIORITY.search(rest)
-            story = _Story(
-                number=str(int(match[1])) if match else "0",
-                title=one_line(rest[: priority.start()] if priority else rest).strip(" -–—:")
-                or title,
-                priority=one_line(priority[1]) if priority else "",
-                line=heading.line,
-            )
+            story = _story_from_heading(title, heading.line)
             _parse_story_body(doc, story, heading.line + 1, story_end, warnings)
             spec.stories.append(story)
             stack.pop()
         elif kind in ("primary", "acceptance"):
-            # spec-kit's older template: one "Primary User Story" and one list of scenarios.
+            # spec-kit's older template: one "Primary User Story", one list of scenarios.
             if primary is None:
                 feature = spec.title.split(":", 1)[-1].strip()
-                primary = _Story("1", feature if feature and "[" not in feature else title, "",
-                                 heading.line)  # fmt: skip
+                named = feature and "[" not in feature
+                primary = _Story("1", feature if named else title, "", heading.line)
                 spec.stories.append(primary)
-            _parse_story_body(doc, primary, first, last, warnings,
-                              "story" if kind == "primary" else "scenarios")  # fmt: skip
+            label = "story" if kind == "primary" else "scenarios"
+            _parse_story_body(doc, primary, first, last, warnings, label)
         elif kind == "edge":
             spec.edge_cases += _item_texts(doc, first, last)
         elif kind == "success":
@@ -268,10 +251,23 @@ def _parse_spec(text: str, warnings: list[str]) -> _Spec:
                 spec.groups.setdefault(group, []).append((line, ident, item))
         else:
             body = clean_block(lines_text(doc, first, last))
-            chunk = body if heading.level == 2 else f"**{title}**\n\n{body}".strip()
+            chunk = body if heading.level == 2 or not body else f"**{title}**\n\n{body}"
             if chunk:
-                spec.extras.setdefault(top, []).append(chunk)
+                spec.extras.setdefault(top or "Notes", []).append(chunk)
     return spec
+
+
+def _story_from_heading(title: str, line: int) -> _Story:
+    match = _STORY_HEADING.match(title)
+    rest = match[2] if match else title
+    priority = _PRIORITY.search(rest)
+    short = one_line(rest[: priority.start()] if priority else rest).strip(" -–—:")
+    return _Story(
+        number=(match[1].lstrip("0") or "0") if match else "0",
+        title=short or title,
+        priority=one_line(priority[1]) if priority else "",
+        line=line,
+    )
 
 
 def _item_texts(doc: Document, first: int, last: int) -> list[tuple[int, str]]:
@@ -303,11 +299,11 @@ def _identified_items(doc: Document, first: int, last: int) -> list[tuple[int, s
 
 def _entities(doc: Document, first: int, last: int, spec: _Spec) -> None:
     for line, text in _item_texts(doc, first, last):
-        label = _LABEL.match(text)
-        term = label["label"].strip() if label else ""
+        label = BOLD_LABEL.match(text)
+        term = one_line(label["label"]) if label else ""
         definition = label["rest"].lstrip(":").strip() if label else ""
         if term and definition and "[" not in term:
-            spec.glossary.append(GlossaryEntry(one_line(term.replace("*", "")), definition, line))
+            spec.glossary.append(GlossaryEntry(term, definition, line))
         else:
             spec.extras.setdefault("Key Entities", []).append(f"- {text}")
 
@@ -315,57 +311,54 @@ def _entities(doc: Document, first: int, last: int, spec: _Spec) -> None:
 def _parse_story_body(
     doc: Document, story: _Story, first: int, end: int, warnings: list[str], label: str = ""
 ) -> None:
-    """Fill ``story`` from lines ``first``..``end``: its sentence, labelled paragraphs
-    (``**Why this priority**:``...) and the lists under them."""
-    seen_label = bool(label)
-    for number_ in range(first, end + 1):
-        current = doc.line(number_)
+    """Fill ``story`` from lines ``first``..``end``: its sentence, the labelled paragraphs
+    (``**Why this priority**: ...``) and the lists under the labels."""
+    for number in range(first, end + 1):
+        current = doc.line(number)
         if current.kind is LineKind.HEADING:
-            label, seen_label = _story_label(current.content), True
-            continue
-        if current.kind is LineKind.TEXT:
-            labelled = _LABEL.match(current.text)
-            if labelled and labelled["label"].strip().lower() not in _SCENARIO_WORDS and (
-                labelled["colon"] or labelled["rest"].startswith(":")
+            label = _story_label(current.content)
+        elif current.kind is LineKind.TEXT:
+            text = current.text.strip()
+            labelled = BOLD_LABEL.match(text)
+            if (
+                labelled
+                and labelled["label"].strip().lower() not in _SCENARIO_WORDS
+                and (labelled["colon"] or labelled["rest"].startswith(":"))
             ):
-                label, seen_label = _story_label(labelled["label"]), True
+                label = _story_label(labelled["label"])
                 value = labelled["rest"].lstrip(":").strip()
-                if value:
-                    _story_text(story, label, value)
-                continue
-            if _KEYWORD.search(current.text) and label in ("", "scenarios"):
-                if doc.line(number_ - 1).kind is not LineKind.TEXT or not story.scenarios:
-                    story.scenarios.append((number_, one_line(current.text)))
+                if value and not _add_story_text(story, label, value):
+                    warnings.append(f"spec.md:{number}: not imported: {text}")
+            elif _KEYWORD.search(text) and label in ("", "scenarios"):
+                previous = doc.line(number - 1).kind if number > 1 else LineKind.BLANK
+                if previous is LineKind.TEXT and story.scenarios:
+                    at, before = story.scenarios[-1]
+                    story.scenarios[-1] = (at, f"{before} {text}")
                 else:
-                    at, previous = story.scenarios[-1]
-                    story.scenarios[-1] = (at, f"{previous} {one_line(current.text)}")
-                continue
-            if not _story_text(story, label if seen_label else "story", current.text.strip()):
-                warnings.append(f"spec.md:{number_}: not imported: {current.text.strip()}")
+                    story.scenarios.append((number, text))
+            elif not _add_story_text(story, label or "story", text):
+                warnings.append(f"spec.md:{number}: not imported: {text}")
         elif current.kind is LineKind.ITEM:
-            index = doc.item_at(number_)
+            index = doc.item_at(number)
             if index < 0 or doc.items[index].parent >= 0:
                 continue
-            item_end = doc.items[index].end_line
-            for at, text in _item_texts(doc, number_, min(item_end, end)):
-                if label == "requirements":
-                    ident = _IDENTIFIED.match(text)
-                    ident_text = ident["text"].strip() if ident else ""
-                    if ident and ident_text:
-                        story.requirements.append((at, ident["id"], ident_text))
-                    else:
-                        story.requirements.append((at, "", text))
-                elif label == "edge":
-                    story.edge_cases.append((at, text))
-                elif label == "scenarios" or _KEYWORD.search(text):
-                    story.scenarios.append((at, text))
-                elif label in ("why", "test", "story"):
-                    _story_text(story, label, text)
-                else:
-                    warnings.append(f"spec.md:{at}: not imported: {text}")
+            for at, text in _item_texts(doc, number, min(doc.items[index].end_line, end)):
+                _story_item(story, label, at, text, warnings)
 
 
-_SCENARIO_WORDS = {"given", "when", "then", "and", "but"}
+def _story_item(story: _Story, label: str, line: int, text: str, warnings: list[str]) -> None:
+    if label == "requirements":
+        ident = _IDENTIFIED.match(text)
+        if ident and ident["text"].strip():
+            story.requirements.append((line, ident["id"], ident["text"].strip()))
+        else:
+            story.requirements.append((line, "", text))
+    elif label == "edge":
+        story.edge_cases.append((line, text))
+    elif label == "scenarios" or _KEYWORD.search(text):
+        story.scenarios.append((line, text))
+    elif not _add_story_text(story, label or "story", text):
+        warnings.append(f"spec.md:{line}: not imported: {text}")
 
 
 def _story_label(label: str) -> str:
@@ -380,16 +373,18 @@ def _story_label(label: str) -> str:
         return "edge"
     if "requirement" in lower:
         return "requirements"
-    return "other:" + label
+    if "story" in lower:
+        return "story"
+    return "other"
 
 
-def _story_text(story: _Story, label: str, text: str) -> bool:
-    """Add a paragraph to the part of ``story`` that ``label`` names; False if none."""
+def _add_story_text(story: _Story, label: str, text: str) -> bool:
+    """Add a paragraph to the part of ``story`` that ``label`` names; False if none does."""
     if label == "why":
         story.why.append(text)
     elif label == "test":
         story.independent_test.append(text)
-    elif label in ("story", ""):
+    elif label == "story":
         story.text.append(text)
     else:
         return False
@@ -400,19 +395,15 @@ def _story_text(story: _Story, label: str, text: str) -> bool:
 
 
 def _scenario_criterion(text: str) -> str | None:
-    """The EARS criterion of one ``**Given** ... **When** ... **Then** ...`` scenario."""
+    """The EARS criterion of one ``**Given** ... **When** ... **Then** ...`` scenario, or
+    ``None`` when it has no Then."""
     parts = _KEYWORD.split(text)
     clauses: list[tuple[str, str]] = []
     if len(parts) > 1:
         for position in range(1, len(parts) - 1, 3):
             clauses.append((parts[position + 1].lower(), parts[position + 2]))
     else:
-        plain = re.match(
-            r"^\s*(?:given\s+(?P<given>.*?)[,;]?\s+)?when\s+(?P<when>.*?)[,;]?\s+then\s+"
-            r"(?P<then>.*)$",
-            text,
-            re.IGNORECASE,
-        )
+        plain = _PLAIN_SCENARIO.match(text)
         if plain is None:
             return None
         clauses = [(key, plain[key]) for key in ("given", "when", "then") if plain[key]]
@@ -428,6 +419,25 @@ def _scenario_criterion(text: str) -> str | None:
     return event_criterion(collected["given"], collected["when"], collected["then"])
 
 
+def _edge_criterion(text: str) -> str | None:
+    """``IF <condition>, THEN THE System SHALL <outcome>`` for an edge case that states
+    its outcome, else ``None``."""
+    sentence = one_line(text)
+    for pattern in (_EDGE_QUESTION, _EDGE_HANDLE):
+        match = pattern.match(sentence)
+        if match:
+            answer = _ANSWER_LEAD.sub("", match["answer"].strip()).strip()
+            if not answer.strip(" .;"):
+                return None
+            found = match.groupdict()
+            condition = found.get("cond") or f"the System encounters {found.get('object')}"
+            return unwanted_criterion(condition, answer)
+    conditional = _EDGE_CONDITIONAL.match(sentence)
+    if conditional and conditional["answer"].strip(" .;"):
+        return unwanted_criterion(conditional["cond"], conditional["answer"])
+    return None
+
+
 def _criteria(requirement_id: str, texts: list[str]) -> list[Criterion]:
     return [
         Criterion(f"{requirement_id}.{position}", text, 0, 0)
@@ -435,118 +445,98 @@ def _criteria(requirement_id: str, texts: list[str]) -> list[Criterion]:
     ]
 
 
-def _edge_criterion(text: str) -> str | None:
-    sentence = one_line(text)
-    for pattern in (_EDGE_QUESTION, _EDGE_HANDLE):
-        match = pattern.match(sentence)
-        if match:
-            answer = re.sub(r"^(?:→|->|=>|—|–|-|:|answer:)+\s*", "", match["answer"].strip(), 0,
-                            re.IGNORECASE).strip()  # fmt: skip
-            if not answer.strip(" .;"):
-                return None
-            names = match.groupdict()
-            condition = names.get("cond") or f"the System encounters {names.get('object')}"
-            return unwanted_criterion(condition, answer)
-    conditional = _EDGE_CONDITIONAL.match(sentence)
-    if conditional:
-        return unwanted_criterion(conditional["cond"], conditional["answer"])
-    return None
+def _normative(
+    requirement_id: str,
+    items: list[tuple[int, str, str]],
+    texts: list[str],
+    references: dict[str, str],
+    warnings: list[str],
+) -> None:
+    """Append the criteria of ``- **FR-001**: ...`` items to ``texts``."""
+    for line, ident, text in items:
+        criterion, exact = normative_criterion(text)
+        if not exact:
+            warnings.append(
+                f"spec.md:{line}: {ident or 'a requirement'} has no MUST or SHALL; imported "
+                f"as: {criterion}"
+            )
+        if ident:
+            references.setdefault(ident, f"{requirement_id}.{len(texts) + 1}")
+        texts.append(criterion)
 
 
 def _requirements(
     spec: _Spec, warnings: list[str]
 ) -> tuple[list[Requirement], dict[str, list[str]], dict[str, str]]:
-    """The Kiro requirements, the criterion ids per story number, and per FR id."""
+    """The Kiro requirements, the criterion ids per story number and per ``FR-001`` id."""
     requirements: list[Requirement] = []
     story_criteria: dict[str, list[str]] = {}
-    fr_criteria: dict[str, str] = {}
+    references: dict[str, str] = {}
     edge_cases = list(spec.edge_cases)
     for story in spec.stories:
-        requirement_id = str(len(requirements) + 1)
+        story.requirement_id = requirement_id = str(len(requirements) + 1)
         texts: list[str] = []
         for line, scenario in story.scenarios:
             criterion = _scenario_criterion(scenario)
             if criterion is None:
                 warnings.append(
-                    f"spec.md:{line}: User Story {story.number} has an acceptance scenario "
-                    f"without a Then; not imported: {scenario}"
+                    f"spec.md:{line}: an acceptance scenario of User Story {story.number} has "
+                    f"no Then; not imported: {scenario}"
                 )
             else:
                 texts.append(criterion)
-        for _line, ident, text in story.requirements:
-            criterion, _exact = normative_criterion(text)
-            if ident:
-                fr_criteria.setdefault(ident, f"{requirement_id}.{len(texts) + 1}")
-            texts.append(criterion)
+        _normative(requirement_id, story.requirements, texts, references, warnings)
         edge_cases += story.edge_cases
         criteria = _criteria(requirement_id, texts)
         if story.number in story_criteria:
             warnings.append(
-                f"spec.md:{story.line}: User Story {story.number} appears twice; tasks "
-                f"tagged [US{story.number}] cite the first."
+                f"spec.md:{story.line}: User Story {story.number} appears twice; tasks tagged "
+                f"[US{story.number}] cite the first."
             )
         else:
             story_criteria[story.number] = [c.id for c in criteria] or [requirement_id]
-        requirements.append(Requirement(requirement_id, story.title, one_line(" ".join(
-            story.text)), criteria))  # fmt: skip
+        story_text = one_line(" ".join(story.text))
+        requirements.append(Requirement(requirement_id, story.title, story_text, criteria))
     for group, items in spec.groups.items():
         requirement_id = str(len(requirements) + 1)
         texts = []
-        for line, ident, text in items:
-            criterion, exact = normative_criterion(text)
-            if not exact:
-                warnings.append(
-                    f"spec.md:{line}: {ident or 'requirement'} has no MUST or SHALL; imported "
-                    f"as: {criterion}"
-                )
-            if ident:
-                fr_criteria.setdefault(ident, f"{requirement_id}.{len(texts) + 1}")
-            texts.append(criterion)
-        requirements.append(Requirement(requirement_id, group, "", _criteria(requirement_id,
-                                                                                texts)))  # fmt: skip
+        _normative(requirement_id, items, texts, references, warnings)
+        requirements.append(
+            Requirement(requirement_id, group, "", _criteria(requirement_id, texts))
+        )
     edge_texts: list[str] = []
     for line, text in edge_cases:
         criterion = _edge_criterion(text)
         if criterion is None:
             warnings.append(
-                f"spec.md:{line}: edge case without an expected outcome; kept in the "
-                f"introduction only: {text}"
+                f"spec.md:{line}: an edge case states no outcome; kept in the introduction "
+                f"only: {text}"
             )
             spec.extras.setdefault("Open edge cases", []).append(f"- {text}")
         else:
             edge_texts.append(criterion)
     if edge_texts:
         requirement_id = str(len(requirements) + 1)
-        requirements.append(
-            Requirement(requirement_id, "Edge Cases", "", _criteria(requirement_id, edge_texts))
-        )
-    return requirements, story_criteria, fr_criteria
+        criteria = _criteria(requirement_id, edge_texts)
+        requirements.append(Requirement(requirement_id, "Edge Cases", "", criteria))
+    return requirements, story_criteria, references
 
 
-def _introduction(
-    spec: _Spec,
-    sources: Mapping[str, str],
-    story_criteria: dict[str, list[str]],
-    warnings: list[str],
-    *,
-    with_tests: bool,
-) -> str:
+def _introduction(spec: _Spec, imported: list[str], *, with_tests: bool) -> str:
+    """The user description, where the spec came from, priorities and the rest of spec.md."""
     parts: list[str] = []
     if spec.description:
         parts.append(spec.description)
-    imported = ", ".join(sorted(sources))
     branch = f" `{spec.branch}`" if spec.branch else ""
-    parts.append(f"Imported from the spec-kit feature{branch} ({imported}).")
+    parts.append(f"Imported from the spec-kit feature{branch} ({', '.join(imported)}).")
     lines: list[str] = []
     for story in spec.stories:
-        first = story_criteria.get(story.number, [""])[0]
-        requirement = first.split(".", 1)[0]
         priority = f", priority {story.priority}" if story.priority else ""
-        entry = f"- Requirement {requirement}: User Story {story.number}{priority}"
+        entry = f"- Requirement {story.requirement_id}: User Story {story.number}{priority}."
         why = one_line(" ".join(story.why))
         test = one_line(" ".join(story.independent_test))
         if why:
-            entry += f". Why: {why}"
+            entry += f" Why: {why}"
         if with_tests and test:
             entry += f" Independent test: {test}"
         lines.append(entry)
@@ -559,226 +549,13 @@ def _introduction(
     return clean_block("\n\n".join(parts))
 
 
-def _independent_tests(spec: _Spec, story_criteria: dict[str, list[str]]) -> str:
+def _independent_tests(spec: _Spec) -> str:
+    """The stories' independent tests, as the design's testing strategy."""
     lines: list[str] = []
     for story in spec.stories:
         test = one_line(" ".join(story.independent_test))
         if test:
-            requirement = story_criteria.get(story.number, ["?"])[0].split(".", 1)[0]
-            lines.append(f"- Requirement {requirement} (User Story {story.number}): {test}")
+            lines.append(
+                f"- Requirement {story.requirement_id} (User Story {story.number}): {test}"
+            )
     return "\n".join(lines)
-
-
-# -- design ---------------------------------------------------------------------------------
-
-
-def _design_sections(
-    sources: Mapping[str, str], spec: _Spec, warnings: list[str]
-) -> list[tuple[str, str]] | None:
-    """``(heading, body)`` pairs for design.md, or ``None`` without design material."""
-    names = ("plan.md", "research.md", "data-model.md", "quickstart.md")
-    contracts = sorted(path for path in sources if path.startswith("contracts/"))
-    if not contracts and not any(name in sources for name in names):
-        return None
-    plan: dict[str, str] = {}
-    skipped: list[str] = []
-    if "plan.md" in sources:
-        doc = scan(strip_front_matter(sources["plan.md"]), "plan.md")
-        for heading in doc.headings:
-            if heading.level != 2:
-                continue
-            title = _heading_title(heading.text)
-            if _WORKFLOW_SECTIONS.match(title):
-                skipped.append(title)
-                continue
-            body = lines_text(doc, heading.line + 1, doc.section_end(heading.line))
-            plan[title] = clean_block(body, heading_floor=3)
-    if skipped:
-        warnings.append("plan.md: spec-kit workflow sections not carried over: "
-                        + ", ".join(skipped) + ".")  # fmt: skip
-    sections: list[tuple[str, str]] = []
-
-    def take(title: str, *keys: str) -> None:
-        for key in keys:
-            for plan_title in list(plan):
-                if plan_title.lower() == key:
-                    sections.append((title, plan.pop(plan_title)))
-                    return
-
-    take("Overview", "summary", "overview")
-    take("Technical Context", "technical context")
-    take("Architecture", "project structure", "architecture")
-    if contracts:
-        sections.append(("Components and Interfaces", _contracts(sources, contracts)))
-    if "data-model.md" in sources:
-        sections.append(("Data Models", _document_body(sources["data-model.md"])))
-    if "research.md" in sources:
-        sections.append(("Research Decisions", _document_body(sources["research.md"])))
-    take("Constitution Check", "constitution check")
-    take("Complexity Tracking", "complexity tracking")
-    sections += list(plan.items())
-    if "quickstart.md" in sources:
-        sections.append(("Quickstart", _document_body(sources["quickstart.md"])))
-    return sections
-
-
-def _document_body(text: str) -> str:
-    """A whole file as a section body: its ``#`` title dropped, headings from ``###``."""
-    doc = scan(strip_front_matter(text))
-    title = next((h.line for h in doc.headings if h.level == 1), 0)
-    start = title + 1 if title and not any(h.line < title for h in doc.headings) else 1
-    return clean_block(lines_text(doc, start, len(doc.lines)), heading_floor=3)
-
-
-def _contracts(sources: Mapping[str, str], paths: list[str]) -> str:
-    parts: list[str] = []
-    for path in paths:
-        text = sources[path].strip("\n")
-        if path.endswith(".md"):
-            parts.append(f"### `{path}`\n\n{_document_body(text)}")
-            continue
-        extension = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-        language = {"yml": "yaml"}.get(extension, extension)
-        longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-        fence = "`" * max(3, longest + 1)
-        parts.append(f"### `{path}`\n\n{fence}{language}\n{text}\n{fence}")
-    return "\n\n".join(parts)
-
-
-# -- tasks ----------------------------------------------------------------------------------
-
-
-def _tasks(
-    text: str,
-    story_criteria: dict[str, list[str]],
-    fr_criteria: dict[str, str],
-    warnings: list[str],
-) -> TasksDocument | None:
-    doc = scan(strip_front_matter(text), "tasks.md")
-    phase_levels = [h.level for h in doc.headings if _PHASE.match(h.text) and h.level >= 2]
-    group_level = min(phase_levels, default=2)
-    groups: list[TaskDraft] = []
-    group_of_heading: dict[int, TaskDraft] = {}
-    by_task_id: dict[str, TaskDraft] = {}
-    order: dict[int, int] = {}
-    pending: list[tuple[TaskDraft, list[str], int]] = []
-    for item in checkbox_items(doc):
-        heading = next(
-            (h for h in reversed(doc.headings) if h.line < item.line and 2 <= h.level <= group_level),
-            None,
-        )
-        key = heading.line if heading else 0
-        group = group_of_heading.get(key)
-        if group is None:
-            title = _PHASE.sub("", _heading_title(heading.text)) if heading else "Tasks"
-            group = TaskDraft(title or "Tasks", details=_phase_details(doc, heading))
-            group_of_heading[key] = group
-            groups.append(group)
-        draft, explicit = _task_draft(item.text, item.status, story_criteria, fr_criteria,
-                                      item.line, warnings)  # fmt: skip
-        draft.details = list(item.details)
-        for child in item.children:
-            child_draft, _ = _task_draft(child.text, child.status, story_criteria, fr_criteria,
-                                         child.line, warnings)  # fmt: skip
-            child_draft.details = list(child.details)
-            if draft.children:
-                child_draft.after = [draft.children[-1]]
-            draft.children.append(child_draft)
-        tid = _TASK_ID.match(item.text)
-        if tid:
-            if tid["id"] in by_task_id:
-                warnings.append(f"tasks.md:{item.line}: task id {tid['id']} is used twice.")
-            by_task_id.setdefault(tid["id"], draft)
-        order[id(draft)] = len(order)
-        group.children.append(draft)
-        pending.append((draft, explicit, item.line))
-    if not groups:
-        warnings.append("tasks.md: no `- [ ] T001 ...` tasks found; no tasks.md written.")
-        return None
-    for position, group in enumerate(groups):
-        if position:
-            group.after = [groups[position - 1]]
-        barrier: list[TaskDraft] = []
-        since_barrier: list[TaskDraft] = []
-        for draft in group.children:
-            if draft.parallel:
-                draft.after = list(barrier)
-                since_barrier.append(draft)
-            else:
-                draft.after = list(since_barrier or barrier)
-                barrier, since_barrier = [draft], []
-    for draft, explicit, line in pending:
-        for task_id in explicit:
-            other = by_task_id.get(task_id)
-            if other is None or order[id(other)] >= order[id(draft)]:
-                warnings.append(
-                    f"tasks.md:{line}: dependency on {task_id} not kept (no earlier task "
-                    "has that id)."
-                )
-            elif other not in draft.after:
-                draft.after.append(other)
-    return tasks_document(groups)
-
-
-def _phase_details(doc: Document, heading: Heading | None) -> list[str]:
-    """``Purpose: ...``, ``Goal: ...`` lines written under a phase heading."""
-    if heading is None:
-        return []
-    first, last = own_body(doc, heading.line)
-    details: list[str] = []
-    for number in range(first, last + 1):
-        line = doc.line(number)
-        label = _LABEL.match(line.text) if line.kind is LineKind.TEXT else None
-        if label and (label["colon"] or label["rest"].startswith(":")):
-            value = label["rest"].lstrip(":").strip()
-            if value:
-                details.append(f"{label['label'].strip()}: {value}")
-    return details
-
-
-def _task_draft(
-    text: str,
-    status: Status,
-    story_criteria: dict[str, list[str]],
-    fr_criteria: dict[str, str],
-    line: int,
-    warnings: list[str],
-) -> tuple[TaskDraft, list[str]]:
-    """A task from ``T001 [P] [US1] Description``, and the T-ids it says it depends on."""
-    rest = text
-    tid = _TASK_ID.match(rest)
-    if tid:
-        rest = rest[tid.end() :]
-    parallel = False
-    stories: list[str] = []
-    while True:
-        label = _TASK_LABEL.match(rest)
-        if label is None:
-            break
-        value = label["label"].strip()
-        if value.upper() == "P":
-            parallel = True
-        elif _STORY_LABEL.match(value):
-            stories += [str(int(n)) for n in re.findall(r"\d+", value)]
-        else:
-            break
-        rest = rest[label.end() :]
-    explicit: list[str] = []
-    for match in _EXPLICIT_DEPENDS.finditer(rest):
-        explicit += re.findall(r"T\d+", match[1])
-    description = one_line(_EXPLICIT_DEPENDS.sub("", rest)) if explicit else one_line(rest)
-    requirements: list[str] = []
-    for story in stories:
-        cited = story_criteria.get(story)
-        if cited is None:
-            warnings.append(f"tasks.md:{line}: [US{story}] names no user story in spec.md.")
-        else:
-            requirements += cited
-    for reference in re.findall(r"\b[A-Z]{1,4}-\d+\b", description):
-        if reference in fr_criteria:
-            requirements.append(fr_criteria[reference])
-    title = f"{description} ({tid['id']})" if tid and description else (
-        tid["id"] if tid else description
-    )
-    draft = TaskDraft(title, status, parallel, requirements)
-    return draft, explicit
