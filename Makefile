@@ -25,8 +25,8 @@ test-fast: install
 demo: install
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+# Installs specify-cli (the peer it compares against) into its own .bench-venv/ first.
 bench: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 lint: install

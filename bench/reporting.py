@@ -21,6 +21,7 @@ __all__ = [
     "environment_table",
     "format_bytes",
     "format_ms",
+    "load_average",
     "median",
     "percentile",
     "verdict",
@@ -114,6 +115,14 @@ def verdict(passed: bool | None) -> str:
     if passed is None:
         return "n/a"
     return "PASS" if passed else "FAIL"
+
+
+def load_average() -> str:
+    """The 1-minute load average, formatted (``n/a`` where the OS does not tell)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "n/a"
 
 
 def environment_table(extra: Sequence[tuple[str, str]] = ()) -> Table:

@@ -34,7 +34,7 @@ _QUICK = (5, 1, 1)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Run the specloom benchmarks.")
     parser.add_argument(
         "--quick", action="store_true", help="fewer runs: a smoke check, not figures to publish"
     )

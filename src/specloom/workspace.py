@@ -92,6 +92,10 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 _BOM = b"\xef\xbb\xbf"
+# What spec-kit and OpenSpec folders hold: documents, and contracts in their own formats.
+_IMPORTED_SUFFIXES = (
+    ".md", ".markdown", ".txt", ".yaml", ".yml", ".json", ".graphql", ".gql", ".proto",
+)  # fmt: skip
 
 
 def _umask() -> int:
@@ -342,8 +346,7 @@ def import_folder(
         )
     files: dict[str, str] = {}
     for path in sorted(source.rglob("*")):
-        if path.is_file() and path.suffix.lower() in (".md", ".markdown", ".yaml", ".yml",
-                                                      ".json"):  # fmt: skip
+        if path.is_file() and path.suffix.lower() in _IMPORTED_SUFFIXES:
             files[path.relative_to(source).as_posix()] = read_text(path)
     importer = import_speckit if kind == "speckit" else import_openspec
     imported = importer(files, name or source.resolve().name)

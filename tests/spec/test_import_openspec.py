@@ -9,6 +9,7 @@ own parsers.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from specloom.spec.design import parse_design
 from specloom.spec.ears import Pattern, classify
 from specloom.spec.graph import TaskGraph
 from specloom.spec.importers import ImportedSpec, import_openspec
+from specloom.spec.markdown import scan
 from specloom.spec.meta import parse_config
 from specloom.spec.requirements import RequirementsDocument, parse_requirements
 from specloom.spec.tasks import Status, TasksDocument, parse_tasks
@@ -169,11 +171,17 @@ def test_task_groups_become_parent_tasks_in_document_order(tasks: TasksDocument)
     assert [(t.id, t.title, t.status) for t in tasks.tasks] == [
         ("1", "Storage", Status.DONE),
         ("1.1", "Add the `share_links` table and verify the migration test passes", Status.DONE),
-        ("1.2", "Store only the SHA-256 hash of each token and verify with a unit test",
-         Status.DONE),
+        (
+            "1.2",
+            "Store only the SHA-256 hash of each token and verify with a unit test",
+            Status.DONE,
+        ),
         ("2", "Sharing flow", Status.TODO),
-        ("2.1", 'Add "Create share link" to the album page and verify the link opens the album',
-         Status.TODO),
+        (
+            "2.1",
+            'Add "Create share link" to the album page and verify the link opens the album',
+            Status.TODO,
+        ),
         ("2.2", "Serve `/s/{token}` read-only and verify that edits are rejected", Status.TODO),
         ("2.3", 'Add "Revoke link" and verify a revoked link returns 404', Status.TODO),
         ("3", "Clean-up", Status.TODO),
@@ -307,8 +315,10 @@ def test_statement_and_scenario_forms(block: str, criteria: list[str]) -> None:
 
 def test_weak_wording_is_reported() -> None:
     result = import_openspec(
-        delta("### Requirement: Soft\nThe system SHOULD warn.\n\n#### Scenario: A\n"
-              "- **WHEN** a\n- **THEN** warn")
+        delta(
+            "### Requirement: Soft\nThe system SHOULD warn.\n\n#### Scenario: A\n"
+            "- **WHEN** a\n- **THEN** warn"
+        )
     )
     assert result.warnings == [
         "specs/trips/spec.md:4: requirement 'Soft' has no SHALL or MUST; imported as: THE "
@@ -346,7 +356,11 @@ def test_a_change_that_only_removes_is_refused() -> None:
     assert "only remove or rename" in raised.value.message
 
 
-def check_round_trip(result: ImportedSpec) -> None:
+def checkboxes(text: str) -> int:
+    return sum(1 for item in scan(text).items if re.match(r"\[[ xX~-]\](?:[ \t]|$)", item.content))
+
+
+def check_round_trip(result: ImportedSpec, tasks_source: str | None = None) -> None:
     requirements = parse_requirements(result.files["requirements.md"])
     assert [r.id for r in requirements.requirements] == [
         str(n) for n in range(1, len(requirements.requirements) + 1)
@@ -362,6 +376,11 @@ def check_round_trip(result: ImportedSpec) -> None:
         graph = TaskGraph(tasks)
         assert graph.topological_order() == graph.leaves  # document order
         assert all(task.parent is None or "." in task.id for task in tasks.tasks)
+        assert all(not (task.validates or task.properties) for task in tasks.tasks)
+        if tasks_source is not None:
+            assert sum(1 for task in tasks.tasks if task.parent) == checkboxes(tasks_source)
+    elif tasks_source is not None:
+        assert checkboxes(tasks_source) == 0
     if "design.md" in result.files:
         parse_design(result.files["design.md"])
 
@@ -395,8 +414,20 @@ SPEC_LINES = st.sampled_from(
     ]
 )
 TASK_LINES = st.sampled_from(
-    ["## 1. Setup", "## 2. Core", "- [ ] 1.1 Do it", "- [x] 1.2 Done", "  - [ ] 1.2.1 Sub",
-     "  - detail", "- [ ] Unnumbered (P)", "- [-] 2.1 Going", "```", ""]
+    [
+        "## 1. Setup",
+        "## 2. Core",
+        "- [ ] 1.1 Do it",
+        "- [x] 1.2 Done",
+        "  - [ ] 1.2.1 Sub",
+        "  - detail",
+        "    - Property 1 validates 2",
+        "  - Requirements: 1.1",
+        "- [ ] Unnumbered (P)",
+        "- [-] 2.1 Going",
+        "```",
+        "",
+    ]
 )
 
 
@@ -436,4 +467,4 @@ def test_openspec_shaped_text_imports_into_files_that_read_back(
         result = import_openspec({"spec.md": spec + "\n" + noise, "tasks.md": tasks}, noise)
     except ImportFormatError:
         return
-    check_round_trip(result)
+    check_round_trip(result, tasks)

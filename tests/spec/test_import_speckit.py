@@ -9,6 +9,7 @@ parsers.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from specloom.spec.design import parse_design
 from specloom.spec.ears import Pattern, classify
 from specloom.spec.graph import TaskGraph
 from specloom.spec.importers import ImportedSpec, import_speckit
+from specloom.spec.markdown import scan
 from specloom.spec.meta import parse_config
 from specloom.spec.requirements import RequirementsDocument, parse_requirements
 from specloom.spec.tasks import Status, TasksDocument, parse_tasks
@@ -140,7 +142,7 @@ def test_edge_cases_with_an_outcome_become_unwanted_behaviour_criteria(
     assert [(c.id, c.text) for c in requirements.requirements[4].criteria] == [
         (
             "5.1",
-            'IF a photo file is missing from disk, THEN THE System SHALL ensure that the tile '
+            "IF a photo file is missing from disk, THEN THE System SHALL ensure that the tile "
             'shows a "missing file" placeholder and the album still opens',
         ),
         (
@@ -212,34 +214,15 @@ def test_plan_research_data_model_contracts_and_quickstart_become_the_design(
 
 
 def test_phases_become_parent_tasks_with_statuses_and_trace_ids(tasks: TasksDocument) -> None:
-    assert [(t.id, t.status, t.parallel) for t in tasks.tasks] == [
-        ("1", Status.DONE, False),
-        ("1.1", Status.DONE, False),
-        ("1.2", Status.DONE, False),
-        ("1.3", Status.DONE, True),
-        ("2", Status.IN_PROGRESS, False),
-        ("2.1", Status.DONE, False),
-        ("2.2", Status.TODO, True),
-        ("2.3", Status.TODO, True),
-        ("2.4", Status.TODO, False),
-        ("3", Status.TODO, False),
-        ("3.1", Status.TODO, True),
-        ("3.2", Status.TODO, True),
-        ("3.3", Status.TODO, False),
-        ("3.4", Status.TODO, False),
-        ("3.5", Status.TODO, False),
-        ("4", Status.TODO, False),
-        ("4.1", Status.TODO, True),
-        ("4.2", Status.TODO, False),
-        ("4.3", Status.TODO, False),
-        ("5", Status.TODO, False),
-        ("5.1", Status.TODO, True),
-        ("5.2", Status.TODO, True),
-        ("5.3", Status.TODO, False),
-        ("6", Status.TODO, False),
-        ("6.1", Status.TODO, True),
-        ("6.2", Status.TODO, False),
-    ]
+    # id:status, "|P" where the task runs in parallel.
+    assert [f"{t.id}:{t.status.value}{'|P' if t.parallel else ''}" for t in tasks.tasks] == (
+        "1:done 1.1:done 1.2:done 1.3:done|P "
+        "2:in_progress 2.1:done 2.2:todo|P 2.3:todo|P 2.4:todo "
+        "3:todo 3.1:todo|P 3.2:todo|P 3.3:todo 3.4:todo 3.5:todo "
+        "4:todo 4.1:todo|P 4.2:todo 4.3:todo "
+        "5:todo 5.1:todo|P 5.2:todo|P 5.3:todo "
+        "6:todo 6.1:todo|P 6.2:todo"
+    ).split()
     task = tasks.task
     assert task("1").title == "Setup (Shared Infrastructure)"
     assert task("3").title == "User Story 1 - Browse albums grouped by date (Priority: P1) 🎯 MVP"
@@ -253,9 +236,7 @@ def test_phases_become_parent_tasks_with_statuses_and_trace_ids(tasks: TasksDocu
         "Checkpoint: At this point, User Story 1 should be fully functional and testable "
         "independently",
     ]
-    assert [t.title[-6:] for t in tasks.tasks if t.parent] == [
-        f"(T{n:03})" for n in range(1, 21)
-    ]
+    assert [t.title[-6:] for t in tasks.tasks if t.parent] == [f"(T{n:03})" for n in range(1, 21)]
 
 
 def test_story_labels_cite_every_criterion_of_the_story_and_fr_ids_their_criterion(
@@ -345,8 +326,7 @@ def criteria_of(result: ImportedSpec) -> list[str]:
             "WHEN they open a trip and the user is signed in, THE System SHALL show its stops",
         ),
         (
-            "**When** a stop is deleted **Then** the map redraws **And** the system saves "
-            "the trip",
+            "**When** a stop is deleted **Then** the map redraws **And** the system saves the trip",
             "WHEN a stop is deleted, THE System SHALL ensure that the map redraws and save the "
             "trip",
         ),
@@ -356,8 +336,7 @@ def criteria_of(result: ImportedSpec) -> list[str]:
         ),
         (
             "_Given_ a trip, _When_ the user shares it, _Then_ a link is created",
-            "WHEN the user shares it, given a trip, THE System SHALL ensure that a link is "
-            "created",
+            "WHEN the user shares it, given a trip, THE System SHALL ensure that a link is created",
         ),
         (
             "Given a trip, when the user prints it, then print one page per stop",
@@ -396,7 +375,11 @@ def test_scenario_forms(scenario: str, criterion: str) -> None:
             True,
         ),
         ("System SHOULD warn about long trips", "THE System SHALL warn about long trips", False),
-        ("Trips are sorted by date", "THE System SHALL ensure that trips are sorted by date", False),
+        (
+            "Trips are sorted by date",
+            "THE System SHALL ensure that trips are sorted by date",
+            False,
+        ),
     ],
 )
 def test_functional_requirement_forms(requirement: str, criterion: str, exact: bool) -> None:
@@ -458,6 +441,17 @@ def test_functional_requirements_inside_a_story_belong_to_its_requirement() -> N
     assert parse_tasks(result.files["tasks.md"]).task("1.1").requirements == ["1.1", "1.2"]
 
 
+def test_prose_in_list_sections_is_reported() -> None:
+    requirements = (
+        "*Example of marking unclear requirements:*\n\n- **FR-001**: System MUST plan trips\n"
+    )
+    result = import_speckit({"spec.md": spec_md(requirements=requirements)})
+    assert criteria_of(result) == ["THE System SHALL plan trips"]
+    assert result.warnings == [
+        "spec.md:13: not imported: *Example of marking unclear requirements:*"
+    ]
+
+
 def test_name_comes_from_the_folder_then_the_branch_then_the_title() -> None:
     spec = spec_md(story("**When** x happens, **Then** the system does y"))
     assert import_speckit({"spec.md": spec}, "012-trip-sharing").name == "trip-sharing"
@@ -482,8 +476,9 @@ def test_tasks_in_one_phase_with_nested_tasks_and_explicit_dependencies() -> Non
 - [ ] T004 Wire them (depends on T005)
 - [ ] T005 Document them
 """
-    result = import_speckit({"spec.md": spec_md(story("**When** a, **Then** b")),
-                             "tasks.md": tasks})
+    result = import_speckit(
+        {"spec.md": spec_md(story("**When** a, **Then** b")), "tasks.md": tasks}
+    )
     doc = parse_tasks(result.files["tasks.md"])
     graph = TaskGraph(doc)
     assert [(t.id, t.status) for t in doc.tasks] == [
@@ -512,9 +507,38 @@ def test_tasks_in_one_phase_with_nested_tasks_and_explicit_dependencies() -> Non
     ]
 
 
+def test_deeply_nested_tasks_and_details_that_look_like_references() -> None:
+    tasks = r"""## Phase 1: Core
+
+- [ ] T001 Build the planner
+  - [ ] Parse stops
+    - [x] Read addresses
+    - [ ] Geocode them
+  - Requirements: none, this is prose
+  - Depends on the weather
+  - \[x] looks like a task but is prose
+  - validates 3 inputs against Property 2
+"""
+    spec = spec_md(story("**When** a, **Then** b"))
+    result = import_speckit({"spec.md": spec, "tasks.md": tasks})
+    doc = parse_tasks(result.files["tasks.md"])
+    assert [t.id for t in doc.tasks] == ["1", "1.1", "1.1.1", "1.1.1.1", "1.1.1.2"]
+    planner = doc.task("1.1")
+    assert planner.details == [
+        "Note: Requirements: none, this is prose",
+        "Depends on the weather",
+        "\\[x] looks like a task but is prose",
+        "validates 3 inputs against Property 2",
+    ]
+    assert (planner.requirements, planner.validates, planner.properties) == ([], [], [])
+    graph = TaskGraph(doc)
+    assert graph.dependencies("1.1.1.2") == ["1.1.1.1"]
+
+
 def test_without_plan_the_independent_tests_stay_in_the_introduction() -> None:
+    scenarios = "**Acceptance Scenarios**"
     text = spec_md(story("**When** a, **Then** b")).replace(
-        "**Acceptance Scenarios**", "**Independent Test**: Plan one trip.\n\n**Acceptance Scenarios**"
+        scenarios, f"**Independent Test**: Plan one trip.\n\n{scenarios}"
     )
     result = import_speckit({"spec.md": text, "tasks.md": "# Tasks\n\nNothing yet.\n"})
     assert list(result.files) == ["requirements.md", ".config.kiro"]
@@ -528,8 +552,7 @@ def test_plan_front_matter_comments_and_unclosed_fences_do_not_leak() -> None:
         "---\ndescription: plan\n---\n# Implementation Plan: Trips\n\n## Summary\n"
         "<!-- ACTION REQUIRED -->\nPlan trips offline.\n\n## Source\n\n```text\nsrc/\n"
     )
-    result = import_speckit({"spec.md": spec_md(story("**When** a, **Then** b")),
-                             "plan.md": plan})
+    result = import_speckit({"spec.md": spec_md(story("**When** a, **Then** b")), "plan.md": plan})
     design = result.files["design.md"]
     assert "description: plan" not in design
     assert "ACTION REQUIRED" not in design
@@ -555,7 +578,11 @@ def test_a_spec_without_stories_or_requirements_is_refused() -> None:
     assert "User Story 1" in str(raised.value)
 
 
-def check_round_trip(result: ImportedSpec) -> None:
+def checkboxes(text: str) -> int:
+    return sum(1 for item in scan(text).items if re.match(r"\[[ xX~-]\](?:[ \t]|$)", item.content))
+
+
+def check_round_trip(result: ImportedSpec, tasks_source: str | None = None) -> None:
     """What the importer wrote reads back as what it built."""
     requirements = parse_requirements(result.files["requirements.md"])
     assert [r.id for r in requirements.requirements] == [
@@ -572,10 +599,13 @@ def check_round_trip(result: ImportedSpec) -> None:
         graph = TaskGraph(tasks)
         graph.check()
         assert tasks.waves is not None and tasks.waves.waves == graph.waves()
-        known = {c.id for c in requirements.criteria()} | {
-            r.id for r in requirements.requirements
-        }
+        known = {c.id for c in requirements.criteria()} | {r.id for r in requirements.requirements}
         assert all(ref in known for task in tasks.tasks for ref in task.requirements)
+        assert all(not (task.validates or task.properties) for task in tasks.tasks)
+        if tasks_source is not None:
+            assert sum(1 for task in tasks.tasks if task.parent) == checkboxes(tasks_source)
+    elif tasks_source is not None:
+        assert checkboxes(tasks_source) == 0
     if "design.md" in result.files:
         parse_design(result.files["design.md"])
 
@@ -615,6 +645,9 @@ TASK_LINES = st.sampled_from(
         "- [X] T003 Last (depends on T004)",
         "  - [ ] nested task",
         "  - detail _Requirements: 9.9_",
+        "  - Depends on T001",
+        "    - [x] T009 deep",
+        "  - validates 2",
         "- [ ] [P] no id",
         "**Purpose**: why",
         "```",
@@ -659,4 +692,4 @@ def test_spec_kit_shaped_text_imports_into_files_that_read_back(
         result = import_speckit({"spec.md": spec + "\n" + noise, "tasks.md": tasks}, noise)
     except ImportFormatError:
         return
-    check_round_trip(result)
+    check_round_trip(result, tasks)

@@ -106,3 +106,14 @@ def test_scanner_matches_markdown_it_on_generated_documents(lines: list[str]) ->
     assert ours_fences == ref_fences
     assert ours_headings == ref_headings
     assert set(ref_items) <= set(ours_items)
+
+
+def test_only_markdown_line_endings_split_lines() -> None:
+    # str.splitlines would also split at U+2028, form feed and \x1c..\x1e, shifting line numbers.
+    text = "# T\u2028still the heading\n\x0cpage\r\n- [ ] 1. a\rnext\n"
+    doc = scan(text)
+    assert [line.raw for line in doc.lines] == [
+        "# T\u2028still the heading\n", "\x0cpage\r\n", "- [ ] 1. a\r", "next\n"
+    ]  # fmt: skip
+    assert doc.text() == text
+    assert doc.items[0].line == 3

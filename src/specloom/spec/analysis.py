@@ -166,7 +166,7 @@ def analyze_spec(spec: Spec, *, include_lint: bool = True) -> list[Finding]:
                                              f"the waves block names task {task_id}, which is "
                                              "not a task.", task_id))  # fmt: skip
         if graph.source == "explicit":
-            findings.extend(_wave_disagreements(spec, waves.waves, waves.line, tasks_file))
+            findings.extend(_wave_disagreements(graph, waves.waves, waves.line, tasks_file))
     criterion_by_id = {criterion.id: criterion for criterion in criteria}
     for criterion_id, citing in covered_criteria(spec).items():
         if not citing:
@@ -251,9 +251,9 @@ def _similar(first: set[str], second: set[str]) -> bool:
     return len(first & second) / len(first | second) >= 0.7
 
 
-def _wave_disagreements(spec: Spec, waves: list[list[str]], line: int, file: str) -> list[Finding]:
-    graph = spec.graph()
-    assert graph is not None
+def _wave_disagreements(
+    graph: TaskGraph, waves: list[list[str]], line: int, file: str
+) -> list[Finding]:
     wave_of: dict[str, int] = {}
     for index, wave in enumerate(waves):
         for task_id in wave:

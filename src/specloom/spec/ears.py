@@ -26,6 +26,7 @@ May import: the standard library only.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -279,8 +280,12 @@ def _not_ears(masked: str, reason: str, shall_offsets: tuple[int, ...] = ()) -> 
     )
 
 
+@functools.lru_cache(maxsize=32768)
 def parse(text: str) -> CriterionStructure:
     """Classify a criterion and locate its parts.
+
+    Results are cached (they are immutable): lint, analysis and ``show`` classify the same
+    criteria in one command.
 
     Args:
         text: One acceptance criterion (no list marker).

@@ -107,23 +107,41 @@ _ITEM = re.compile(r"^([ \t]*)([-*+]|\d{1,9}[.)])([ \t]+|$)")
 _FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _HTML_OPEN = re.compile(r"^ {0,3}<!--")
+# A line whose first non-blank character is none of these can only be paragraph text.
+_STRUCTURAL_STARTS = frozenset("`~<#-*_+0123456789")
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
 def split_lines(text: str) -> list[str]:
-    """Split ``text`` into lines that keep their endings (``\\n``, ``\\r\\n`` or ``\\r``)."""
-    return text.splitlines(keepends=True)
+    """Split ``text`` into lines that keep their endings.
+
+    Only ``\\n``, ``\\r\\n`` and ``\\r`` end a line, as in markdown (``str.splitlines`` would
+    also split at form feeds, ``\\x1c``-``\\x1e``, ``\\x85`` and ``\\u2028``, shifting every
+    line number after them).
+    """
+    if "\r" not in text:
+        lines = [line + "\n" for line in text.split("\n")]
+        last = lines.pop()
+        if last != "\n":
+            lines.append(last[:-1])
+        return lines
+    return _LINE.findall(text)
 
 
 def _strip_eol(raw: str) -> str:
-    if raw.endswith("\r\n"):
-        return raw[:-2]
-    if raw.endswith(("\n", "\r")):
+    if raw[-1:] == "\n":
+        return raw[:-2] if raw[-2:-1] == "\r" else raw[:-1]
+    if raw[-1:] == "\r":
         return raw[:-1]
     return raw
 
 
 def _columns(prefix: str) -> int:
     """Width of leading white space, with tabs to the next multiple of 4."""
+    if "\t" not in prefix:
+        return len(prefix)
     width = 0
     for char in prefix:
         width = width + 4 - width % 4 if char == "\t" else width + 1
@@ -271,7 +289,12 @@ def scan(text: str, path: str = "<text>") -> Document:
             continue
         lead = len(stripped) - len(stripped.lstrip(" \t"))
         indent = _columns(stripped[:lead])
-        fence = _FENCE.match(stripped)
+        first = stripped[lead]
+        if first not in _STRUCTURAL_STARTS:
+            lines.append(Line(number, raw, stripped, LineKind.TEXT, indent=indent))
+            previous_kind = LineKind.TEXT
+            continue
+        fence = _FENCE.match(stripped) if first in "`~" else None
         if fence and not (fence.group(2)[0] == "`" and "`" in fence.group(3)):
             fence_char = fence.group(2)[0]
             fence_length = len(fence.group(2))
@@ -289,12 +312,12 @@ def scan(text: str, path: str = "<text>") -> Document:
             )
             previous_kind = LineKind.FENCE_OPEN
             continue
-        if _HTML_OPEN.match(stripped):
+        if first == "<" and _HTML_OPEN.match(stripped):
             lines.append(Line(number, raw, stripped, LineKind.HTML, indent=indent))
             in_html = "-->" not in stripped[stripped.index("<!--") + 4 :]
             previous_kind = LineKind.HTML
             continue
-        heading = _HEADING.match(stripped)
+        heading = _HEADING.match(stripped) if first == "#" else None
         if heading:
             lines.append(
                 Line(
@@ -309,7 +332,7 @@ def scan(text: str, path: str = "<text>") -> Document:
             )
             previous_kind = LineKind.HEADING
             continue
-        if _RULE.match(stripped) and not (
+        if first in "-*_" and _RULE.match(stripped) and not (
             previous_kind is LineKind.TEXT and stripped.strip()[0] in "-="
         ):
             lines.append(Line(number, raw, stripped, LineKind.RULE, indent=indent))

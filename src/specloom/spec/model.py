@@ -9,7 +9,7 @@ May import: ``specloom.errors`` and sibling modules of ``specloom.spec``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from specloom.errors import WorkspaceError
 from specloom.spec.bugfix import BugfixDocument, parse_bugfix
@@ -60,6 +60,7 @@ class Spec:
     tasks: TasksDocument | None = None
     config: SpecConfig | None = None
     meta: TasksMeta | None = None
+    _graph: TaskGraph | None = field(default=None, repr=False, compare=False)
 
     @property
     def type(self) -> str:
@@ -89,8 +90,10 @@ class Spec:
         return self.file("bugfix.md" if self.bugfix is not None else "requirements.md")
 
     def graph(self) -> TaskGraph | None:
-        """The task graph, when the spec has tasks."""
-        return TaskGraph(self.tasks) if self.tasks is not None else None
+        """The task graph, when the spec has tasks (built once)."""
+        if self._graph is None and self.tasks is not None:
+            self._graph = TaskGraph(self.tasks)
+        return self._graph
 
     def statuses(self) -> dict[str, Status]:
         """Every task's status: the checkbox, refined by ``.tasks-meta.json`` where the box
@@ -108,7 +111,8 @@ class Spec:
             ):
                 status = recorded[task.id]
             own[task.id] = status
-        graph = TaskGraph(self.tasks)
+        graph = self.graph()
+        assert graph is not None
         return {task.id: graph.status_of(task.id, own) for task in self.tasks.tasks}
 
     def progress(self) -> tuple[int, int]:

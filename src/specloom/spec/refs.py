@@ -30,20 +30,26 @@ REQUIREMENTS_LINE = re.compile(
     r"(?:\*\*|__|_|\*)?\s*(?P<refs>.*?)\s*(?:\*\*|__|_|\*)?\s*$",
     re.IGNORECASE,
 )
-# `_Depends on: 2.1, 3_`, cc-sdd's `_Depends: 1.1_`, `Depends on 2`.
+# `_Depends on: 2.1, 3_`, cc-sdd's `_Depends: 1.1_`, `Depends on: 2` (the colon is required,
+# so prose such as "Depends on the parser" in a detail is not read as a dependency).
 DEPENDS_LINE = re.compile(
-    r"^[\s>*_-]*(?:\*\*|__|_|\*)?\s*Depends(?:\s+on)?\s*(?:\*\*|__|_|\*)?\s*[:：]?\s*"
+    r"^[\s>*_-]*(?:\*\*|__|_|\*)?\s*Depends(?:\s+on)?\s*(?:\*\*|__|_|\*)?\s*[:：]\s*"
     r"(?:\*\*|__|_|\*)?\s*(?P<refs>[^_*]*?)\s*(?:\*\*|__|_|\*)?\s*$",
     re.IGNORECASE,
 )
-# `**Validates: Requirements 1.1, 5.5**`, `_Validates: 1.1_`, `Validates Requirement 2`.
+# `**Validates: Requirements 1.1, 5.5**`, `_Validates: 1.1_`, `Validates Requirement 2`; a colon
+# or the word "Requirements" is required, so "validates 3 inputs" in prose is not a reference.
 VALIDATES_LINE = re.compile(
-    r"(?:\*\*|__|_|\*)?\s*Validates\s*(?:\*\*|__|_|\*)?\s*[:：]?\s*(?:\*\*|__|_|\*)?\s*"
-    r"(?:Requirements?|Criteria|Criterion|AC)?\s*[:：]?\s*(?P<refs>[\d][\w.,\s\-–—&]*)",
+    r"(?:\*\*|__|_|\*)?\s*\bValidates\s*(?:\*\*|__|_|\*)?\s*"
+    r"(?:[:：]\s*(?:\*\*|__|_|\*)?\s*(?:Requirements?|Criteria|Criterion|AC)?|"
+    r"(?:Requirements?|Criteria|Criterion|AC)\b)\s*[:：]?\s*(?P<refs>[\d][\w.,\s\-–—&]*)",
     re.IGNORECASE,
 )
-# `Property 3`, `**Property 1: Title**`, `Property 1.2: Title`.
-PROPERTY_REF = re.compile(r"\bProperty\s+(\d+(?:\.\d+)*)\b", re.IGNORECASE)
+# `**Property 1: Title**`, `Property 1.2: Title`, `- Property 3` at the start of a line or in
+# bold; a passing mention in prose ("checks against Property 2") is not a reference.
+PROPERTY_REF = re.compile(
+    r"(?:^[\s>*_-]*|\*\*\s*|__\s*)Property\s+(\d+(?:\.\d+)*)\b", re.IGNORECASE
+)
 
 
 def _expand_range(start: str, end: str) -> list[str]:

@@ -49,7 +49,9 @@ _NUMBERED_HEADING = re.compile(
     r"^(?P<label>[^\d]*?)[\s#]*(?P<number>\d+(?:\.\d+)*)"
     r"(?:\s*[:：.\-–—)]\s*|\s+|$)(?P<title>.*?)\s*$"
 )
-_BOLD_LABEL = re.compile(r"^\s*(?:\*\*|__)(?P<label>[^*_]+?)(?:\*\*|__)\s*(?P<rest>.*)$")
+_BOLD_LABEL = re.compile(
+    r"^\s*(?:\*\*(?P<star>[^*]+?)\*\*|__(?P<under>[^_]+?)__)\s*(?P<rest>.*)$"
+)
 _STORY = re.compile(
     r"^As an?\s+(?P<role>.+?),\s*I want\s+(?P<capability>.+?),?\s*so that\s+(?P<benefit>.+?)\.?$",
     re.IGNORECASE,
@@ -156,7 +158,7 @@ def _bold_label(text: str) -> tuple[str, str] | None:
     match = _BOLD_LABEL.match(text)
     if not match:
         return None
-    label = match.group("label").strip()
+    label = (match.group("star") or match.group("under")).strip()
     rest = match.group("rest").strip()
     if label.endswith((":", "：")):
         return label.rstrip(":：").strip(), rest

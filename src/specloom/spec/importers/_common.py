@@ -27,6 +27,7 @@ __all__ = [
     "assemble_files",
     "clean_block",
     "event_criterion",
+    "has_words",
     "heading_title",
     "lines_text",
     "normalize_paths",
@@ -224,13 +225,18 @@ _MODAL_ANY_CASE = re.compile(r"\b(shall|must)(\s+not)?\b", re.IGNORECASE)
 _MODAL_WEAK = re.compile(r"\b(SHOULD|MAY)(\s+NOT)?\b")
 _LEADING_CLAUSE = re.compile(r"^(when|while|if|where)\s+(.+),\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
-_SYSTEM_SUBJECT = re.compile(r"^(?:the\s+)?system\b[\s,]*(.*)$", re.IGNORECASE | re.DOTALL)
+_SYSTEM_SUBJECT = re.compile(r"^(?:the\s+)?system,?\s+(.*)$", re.IGNORECASE | re.DOTALL)
 _SYSTEM_MODAL = re.compile(
     r"^(?:must|shall|should|will|can)\s+(not\s+)?(.*)$", re.IGNORECASE | re.DOTALL
 )
 _SYSTEM_NEGATION = re.compile(
     r"^(?:does\s+not|doesn't|do\s+not|don't|never)\s+(.*)$", re.IGNORECASE | re.DOTALL
 )
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds anything but punctuation and white space."""
+    return any(char.isalnum() for char in text)
 
 
 def fragment(text: str) -> str:
@@ -276,6 +282,8 @@ def _is_component(subject: str) -> bool:
     words = subject.split()
     if not words or len(words) > 4 or "," in subject:
         return False
+    if words[0].lower() in ("when", "while", "if", "where"):
+        return False
     if len(words) == 1:
         word = words[0]
         uppercase = sum(1 for char in word if char.isupper())
@@ -299,8 +307,8 @@ def _modal_response(subject: str, negative: bool, rest: str) -> str:
 
 def _predicate(part: str) -> str:
     """What follows ``SHALL`` for one outcome clause."""
-    text = one_line(part).strip(" ,;.")
-    if not text:
+    text = one_line(part).strip(" ,;:.")
+    if not has_words(text):
         return ""
     modal = _MODAL.search(text)
     rest = text[modal.end() :].strip() if modal else ""
@@ -363,8 +371,7 @@ def outcome_response(parts: list[str]) -> str:
     A single clause with its own ``MUST``/``SHALL`` keeps its subject when it names a
     component (``the archive command MUST ...`` -> ``THE archive command SHALL ...``).
     """
-    cleaned = [one_line(part).strip(" ,;.") for part in parts]
-    cleaned = [part for part in cleaned if part]
+    cleaned = [one_line(part).strip(" ,;:.") for part in parts if has_words(part)]
     if len(cleaned) == 1:
         modal = _MODAL.search(cleaned[0])
         if modal:
@@ -383,8 +390,8 @@ def event_criterion(given: list[str], when: list[str], then: list[str]) -> str:
     (``WHILE <given>, ...``); with neither, the criterion is ubiquitous.
     """
     response = outcome_response(then)
-    when_text = " and ".join(f for f in (fragment(part) for part in when) if f)
-    givens = [f for f in (fragment(part) for part in given) if f]
+    when_text = " and ".join(fragment(part) for part in when if has_words(part))
+    givens = [fragment(part) for part in given if has_words(part)]
     given_text = " and ".join(givens)
     if when_text and given_text:
         if all(_is_clause(part) for part in givens):

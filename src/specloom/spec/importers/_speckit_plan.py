@@ -23,7 +23,12 @@ from specloom.spec.importers._common import (
     one_line,
     strip_front_matter,
 )
-from specloom.spec.importers._task_tree import TaskDraft, checkbox_items, tasks_document
+from specloom.spec.importers._task_tree import (
+    CheckboxItem,
+    TaskDraft,
+    checkbox_items,
+    tasks_document,
+)
 from specloom.spec.markdown import Document, Heading, LineKind, scan
 from specloom.spec.tasks import Status, TasksDocument
 
@@ -165,18 +170,7 @@ def speckit_tasks(
             group = TaskDraft(title or "Tasks", details=_phase_details(doc, heading))
             group_of_heading[key] = group
             groups.append(group)
-        draft, explicit = _task_draft(
-            item.text, item.status, story_criteria, reference_criteria, item.line, warnings
-        )
-        draft.details = list(item.details)
-        for child in item.children:
-            child_draft, _ = _task_draft(
-                child.text, child.status, story_criteria, reference_criteria, child.line, warnings
-            )
-            child_draft.details = list(child.details)
-            if draft.children:
-                child_draft.after = [draft.children[-1]]
-            draft.children.append(child_draft)
+        draft, explicit = _task_tree(item, story_criteria, reference_criteria, warnings)
         task_id = _TASK_ID.match(item.text)
         if task_id:
             if task_id["id"] in by_task_id:
@@ -200,6 +194,26 @@ def speckit_tasks(
             elif other not in draft.after:
                 draft.after.append(other)
     return tasks_document(groups)
+
+
+def _task_tree(
+    item: CheckboxItem,
+    story_criteria: Mapping[str, list[str]],
+    reference_criteria: Mapping[str, str],
+    warnings: list[str],
+) -> tuple[TaskDraft, list[str]]:
+    """A task and its nested checkbox tasks (which run in document order), and the T-ids
+    the task says it depends on."""
+    draft, explicit = _task_draft(
+        item.text, item.status, story_criteria, reference_criteria, item.line, warnings
+    )
+    draft.details = list(item.details)
+    for child in item.children:
+        child_draft, _ = _task_tree(child, story_criteria, reference_criteria, warnings)
+        if draft.children:
+            child_draft.after = [draft.children[-1]]
+        draft.children.append(child_draft)
+    return draft, explicit
 
 
 def _order_phases(groups: list[TaskDraft]) -> None:

@@ -2,8 +2,8 @@
 that reference each other instead of ids, and the numbered ``TasksDocument`` they become.
 
 Titles and details are made safe on the way out: a detail that would read back as a task
-(``[ ] ...``) or as a reference line (``Requirements: ...``, ``Depends on ...``) is escaped, so
-``parse_tasks`` gives back exactly the tree that was built.
+(``[ ] ...``) or as a reference (``Requirements: ...``, ``Depends on ...``, ``Validates 3``)
+is escaped, so ``parse_tasks`` gives back exactly the tree that was built.
 
 May import: the standard library and ``specloom.spec``.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from specloom.spec.importers._common import one_line
 from specloom.spec.markdown import Document
-from specloom.spec.refs import DEPENDS_LINE, REQUIREMENTS_LINE
+from specloom.spec.refs import DEPENDS_LINE, PROPERTY_REF, REQUIREMENTS_LINE, VALIDATES_LINE
 from specloom.spec.tasks import Status, Task, TasksDocument
 
 __all__ = ["CheckboxItem", "TaskDraft", "checkbox_items", "tasks_document"]
@@ -115,6 +115,11 @@ def _safe_detail(detail: str) -> str:
         text = "\\" + text
     if REQUIREMENTS_LINE.match(text) or DEPENDS_LINE.match(text):
         text = "Note: " + text
+    # A code span around the keyword keeps "validates 3 inputs" from citing requirement 3.
+    if VALIDATES_LINE.search(text):
+        text = re.sub(r"validates", lambda word: f"`{word[0]}`", text, flags=re.IGNORECASE)
+    if PROPERTY_REF.search(text):
+        text = re.sub(r"\bproperty\b", lambda word: f"`{word[0]}`", text, flags=re.IGNORECASE)
     return text
 
 

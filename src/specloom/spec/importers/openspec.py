@@ -30,6 +30,7 @@ from specloom.spec.importers._common import (
     assemble_files,
     clean_block,
     event_criterion,
+    has_words,
     heading_title,
     lines_text,
     normalize_paths,
@@ -411,8 +412,8 @@ def _scenario(
     for keyword, text in clauses:
         if keyword in collected:
             kind = keyword
-        if one_line(text).strip(" ,;:."):
-            collected[kind].append(text.rstrip(" :"))
+        if has_words(text):
+            collected[kind].append(text)
     if not collected["then"]:
         warnings.append(
             f"{path}:{line}: scenario '{name}' of '{block.name}' has no THEN; not imported."

@@ -30,6 +30,7 @@ from specloom.spec.importers._common import (
     assemble_files,
     clean_block,
     event_criterion,
+    has_words,
     heading_title,
     lines_text,
     normalize_paths,
@@ -224,6 +225,8 @@ def _parse_spec(text: str, warnings: list[str]) -> _Spec:
         top = stack[0][2] if stack else title
         stack.append((heading.level, kind, title))
         first, last = own_body(doc, heading.line)
+        if kind in ("edge", "success", "entities", "requirements"):
+            _warn_prose(doc, first, last, warnings)
         if kind == "story":
             story_end = doc.section_end(heading.line)
             story = _story_from_heading(title, heading.line)
@@ -255,6 +258,17 @@ def _parse_spec(text: str, warnings: list[str]) -> _Spec:
             if chunk:
                 spec.extras.setdefault(top or "Notes", []).append(chunk)
     return spec
+
+
+def _warn_prose(doc: Document, first: int, last: int, warnings: list[str]) -> None:
+    """Report paragraphs outside list items in a section that only lists are read from."""
+    inside_until = 0
+    for number in range(first, last + 1):
+        index = doc.item_at(number)
+        if index >= 0:
+            inside_until = max(inside_until, doc.items[index].end_line)
+        elif doc.line(number).kind is LineKind.TEXT and number > inside_until:
+            warnings.append(f"spec.md:{number}: not imported: {doc.line(number).text.strip()}")
 
 
 def _story_from_heading(title: str, line: int) -> _Story:
@@ -412,7 +426,7 @@ def _scenario_criterion(text: str) -> str | None:
     for keyword, clause in clauses:
         if keyword in collected:
             current = keyword
-        if one_line(clause).strip(" ,;."):
+        if has_words(clause):
             collected[current].append(clause)
     if not collected["then"]:
         return None
@@ -427,13 +441,15 @@ def _edge_criterion(text: str) -> str | None:
         match = pattern.match(sentence)
         if match:
             answer = _ANSWER_LEAD.sub("", match["answer"].strip()).strip()
-            if not answer.strip(" .;"):
+            if not has_words(answer):
                 return None
             found = match.groupdict()
             condition = found.get("cond") or f"the System encounters {found.get('object')}"
+            if not has_words(found.get("cond") or found.get("object") or ""):
+                return None
             return unwanted_criterion(condition, answer)
     conditional = _EDGE_CONDITIONAL.match(sentence)
-    if conditional and conditional["answer"].strip(" .;"):
+    if conditional and has_words(conditional["answer"]) and has_words(conditional["cond"]):
         return unwanted_criterion(conditional["cond"], conditional["answer"])
     return None
 
