@@ -23,9 +23,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 def example_files(pattern: str) -> list[Path]:
     """Example files whose name matches ``pattern`` (hidden folders such as .kiro included)."""
-    return sorted(
-        path for path in EXAMPLES.rglob("*") if path.is_file() and path.match(pattern)
-    )
+    return sorted(path for path in EXAMPLES.rglob("*") if path.is_file() and path.match(pattern))
 
 
 @pytest.fixture(autouse=True)

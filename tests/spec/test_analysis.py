@@ -127,7 +127,7 @@ def test_trace_links_tests_and_code() -> None:
             "def test_save_writes():\n"
             '    """Validates: Requirements 1.1"""\n'
             "    assert save\n\n"
-            "@pytest.mark.requirement(\"2.1\")\n"
+            '@pytest.mark.requirement("2.1")\n'
             "def test_export():\n"
             "    pass\n"
         ),

@@ -75,7 +75,10 @@ def test_cc_sdd_parallel_markers() -> None:
 
 
 def test_cycle_is_named_with_file_and_line() -> None:
-    text = "- [ ] 1. a\n  - _Depends on: 3_\n- [ ] 2. b\n  - _Depends on: 1_\n- [ ] 3. c\n  - _Depends on: 2_\n"
+    text = (
+        "- [ ] 1. a\n  - _Depends on: 3_\n- [ ] 2. b\n  - _Depends on: 1_\n"
+        "- [ ] 3. c\n  - _Depends on: 2_\n"
+    )
     graph = TaskGraph(parse_tasks(text, "specs/s/tasks.md"))
     cycle = graph.find_cycle()
     assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"1", "2", "3"}
@@ -92,7 +95,10 @@ def test_a_task_depending_on_its_parent_is_a_cycle() -> None:
 
 def test_schedule_uses_the_ready_set_not_barriers() -> None:
     # a1 -> a2 (long chain) and b (short) : with 2 workers, b runs beside the chain.
-    text = "- [ ] 1. a1\n- [ ] 2. a2\n  - _Depends on: 1_\n- [ ] 3. b\n  - _Depends on: 1_\n- [ ] 4. c\n  - _Depends on: 3_\n"
+    text = (
+        "- [ ] 1. a1\n- [ ] 2. a2\n  - _Depends on: 1_\n- [ ] 3. b\n  - _Depends on: 1_\n"
+        "- [ ] 4. c\n  - _Depends on: 3_\n"
+    )
     graph = TaskGraph(parse_tasks(text))
     durations = {"1": 1.0, "2": 5.0, "3": 1.0, "4": 1.0}
     schedule = graph.schedule(2, durations)

@@ -19,7 +19,9 @@ def _read(path):  # type: ignore[no-untyped-def]
 
 
 def test_newer_kiro_requirements_with_glossary() -> None:
-    doc = parse_requirements(_read(MORE / "kirodotdev-Kiro__github-issue-automation/requirements.md"))
+    doc = parse_requirements(
+        _read(MORE / "kirodotdev-Kiro__github-issue-automation/requirements.md")
+    )
     assert doc.title == "Requirements Document"
     assert doc.introduction.startswith("This specification defines an automated GitHub issue")
     assert [g.term for g in doc.glossary][:2] == ["Issue_Manager", "Bedrock_Classifier"]
@@ -37,10 +39,14 @@ def test_newer_kiro_requirements_with_glossary() -> None:
 
 
 def test_older_kiro_requirements_when_then_form() -> None:
-    doc = parse_requirements(_read(MORE / "spirit-of-kiro/plans_player-trail-effect_requirements.md"))
+    doc = parse_requirements(
+        _read(MORE / "spirit-of-kiro/plans_player-trail-effect_requirements.md")
+    )
     assert [r.id for r in doc.requirements] == ["1", "2", "3", "4", "5"]
-    assert doc.requirements[0].criteria[0].text.startswith(
-        "WHEN the player character moves THEN the system SHALL generate"
+    assert (
+        doc.requirements[0]
+        .criteria[0]
+        .text.startswith("WHEN the player character moves THEN the system SHALL generate")
     )
 
 
@@ -101,7 +107,9 @@ def test_design_properties_in_every_written_form() -> None:
     assert (first.id, first.title, first.validates) == ("1", "Bedrock API Invocation",
                                                         ["1.1", "5.5"])  # fmt: skip
     assert first.statement.startswith("*For any* new issue")
-    bold_form = parse_design(_read(MORE / "RockyBoyRC-SpaceWeirdos/space-weirdos-game-rules/design.md"))
+    bold_form = parse_design(
+        _read(MORE / "RockyBoyRC-SpaceWeirdos/space-weirdos-game-rules/design.md")
+    )
     assert bold_form.properties[0].title == "Attribute cost lookup correctness"
     assert bold_form.properties[0].validates == [f"1.{n}" for n in range(1, 16)]
     plain = parse_design(
@@ -175,7 +183,7 @@ def test_duplicate_task_ids_are_an_error_with_location() -> None:
 
 
 def test_malformed_waves_json_names_the_line() -> None:
-    text = "- [ ] 1. A\n\n## Task Dependency Graph\n\n```json\n{\"waves\": [\n  {\"id\": 0,}\n]}\n```\n"
+    text = '- [ ] 1. A\n\n## Task Dependency Graph\n\n```json\n{"waves": [\n  {"id": 0,}\n]}\n```\n'
     with pytest.raises(SpecSyntaxError) as raised:
         parse_tasks(text, "tasks.md")
     assert raised.value.line == 7

@@ -207,8 +207,11 @@ def test_new_bugfix_and_design_documents_render_in_kiro_layout_and_parse_back() 
     assert parsed.bug_condition.preservation_checking == bugfix.bug_condition.preservation_checking
 
     properties = [Property("1", "Round trip", "*For any* file, saving keeps it.", ["2.1"], 0)]
-    design = render_design("Design Document", [("Overview", "One module."),
-                                               ("Testing Strategy", "Hypothesis.")], properties)
+    design = render_design(
+        "Design Document",
+        [("Overview", "One module."), ("Testing Strategy", "Hypothesis.")],
+        properties,
+    )
     assert design.index("## Correctness Properties") < design.index("## Testing Strategy")
     parsed_design = parse_design(design)
     assert [(p.id, p.title, p.statement, p.validates) for p in parsed_design.properties] == [

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from specloom.spec.ears import Pattern, classify
 from specloom.spec.findings import Finding, Severity, sort_findings
+from specloom.spec.graph import TaskGraph
 from specloom.spec.lint import lint_criteria
 from specloom.spec.model import Spec
 from specloom.spec.requirements import Criterion

@@ -332,8 +332,10 @@ def scan(text: str, path: str = "<text>") -> Document:
             )
             previous_kind = LineKind.HEADING
             continue
-        if first in "-*_" and _RULE.match(stripped) and not (
-            previous_kind is LineKind.TEXT and stripped.strip()[0] in "-="
+        if (
+            first in "-*_"
+            and _RULE.match(stripped)
+            and not (previous_kind is LineKind.TEXT and stripped.strip()[0] in "-=")
         ):
             lines.append(Line(number, raw, stripped, LineKind.RULE, indent=indent))
             previous_kind = LineKind.RULE
