@@ -26,5 +26,9 @@ run specloom task word-frequency 2.2 --status in_progress
 step "diff (exactly one character of tasks.md changed)"
 diff "$here/examples/wordfreq/.kiro/specs/word-frequency/tasks.md" .kiro/specs/word-frequency/tasks.md || true
 run specloom trace word-frequency
+run specloom import speckit "$here/tests/spec/fixtures/speckit/specs/001-photo-albums"
+run specloom list
+run_findings specloom analyze photo-albums
+run specloom tasks photo-albums --critical-path --workers 4
 echo
-echo "Done. Everything above ran offline on the example project's files."
+echo "Done. Everything above ran offline, without a model, on copies of the shipped examples."
