@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,11 @@ from specloom.interfaces.cli.output import (
     print_table,
     say,
 )
+
+if TYPE_CHECKING:  # the spec modules load inside the commands, keeping --help fast
+    from specloom.spec.findings import Finding
+    from specloom.spec.tasks import TasksDocument
+    from specloom.workspace import Workspace
 
 RootOption = Annotated[
     Path | None,
@@ -50,7 +55,7 @@ class ImportFormat(StrEnum):
     openspec = "openspec"
 
 
-def _workspace(root: Path | None):  # -> Workspace (import kept lazy for start-up time)
+def _workspace(root: Path | None) -> Workspace:
     from specloom.workspace import Workspace
 
     return Workspace(root.resolve()) if root is not None else Workspace.discover()
@@ -173,7 +178,7 @@ def lint_command(
 
     workspace = _workspace(root)
     names = [spec] if spec else workspace.spec_names()
-    findings = []
+    findings: list[Finding] = []
     for name in names:
         loaded = workspace.load(name)
         findings.extend(lint_criteria(loaded.criteria(), loaded.requirements_path()))
@@ -200,7 +205,7 @@ def analyze_command(
     raise typer.Exit(exit_code_for(findings))
 
 
-def _report(findings: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _report(findings: list[Finding], as_json: bool) -> None:
     if as_json:
         emit_json([finding.to_dict() for finding in findings])
     else:
@@ -272,7 +277,7 @@ def tasks_command(
         )  # fmt: skip
 
 
-def _depth(task_id: str, tasks) -> int:  # type: ignore[no-untyped-def]
+def _depth(task_id: str, tasks: TasksDocument) -> int:
     depth = 0
     task = tasks.get(task_id)
     while task is not None and task.parent is not None:
