@@ -1251,3 +1251,13 @@ def test_json_output_is_never_decorated(example_project: Path) -> None:
         assert result.returncode == 0, (args, result.stderr)
         json.loads(result.stdout)
         assert result.stderr == ""
+
+
+def test_version_flag_prints_the_package_version() -> None:
+    from specloom import __version__
+
+    result = subprocess.run(
+        [sys.executable, "-m", "specloom", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout == f"specloom {__version__}\n"

@@ -40,6 +40,27 @@ app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from specloom import __version__
+
+        typer.echo(f"specloom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Spec-driven development: requirements, design and tasks you review, then code an agent
+    writes and tests verify. Reads and writes Kiro's .kiro/ layout."""
+
+
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn user-facing errors (and unreadable files) into one paragraph and exit code 2."""
 
