@@ -188,3 +188,16 @@ def test_malformed_waves_json_names_the_line() -> None:
         parse_tasks(text, "tasks.md")
     assert raised.value.line == 7
     assert "not valid JSON" in raised.value.message
+
+
+def test_design_properties_in_other_languages() -> None:
+    text = (
+        "# 設計文件\n\n## 正確性屬性\n\n### 屬性 1：登入後保持會話\n\n*對任何*使用者……\n\n"
+        "**Validates: Requirements 1.1, 1.2**\n\n### Propriété 2 : Idempotence\n\n"
+        "**Validates: Requirements 2.1**\n"
+    )
+    properties = parse_design(text).properties
+    assert [(p.id, p.title, p.validates) for p in properties] == [
+        ("1", "登入後保持會話", ["1.1", "1.2"]),
+        ("2", "Idempotence", ["2.1"]),
+    ]

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from specloom.spec.markdown import Document, LineKind, scan
-from specloom.spec.refs import VALIDATES_LINE, parse_id_list
+from specloom.spec.refs import PROPERTY_WORDS, VALIDATES_LINE, parse_id_list
 
 __all__ = [
     "DesignDocument",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _PROPERTY = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?\s*Property\s+(?P<id>\d+(?:\.\d+)*)\s*"
+    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?\s*(?:" + PROPERTY_WORDS + r")\s*(?P<id>\d+(?:\.\d+)*)\s*"
     r"(?:[:：.\-–—]\s*(?P<title>.*?))?\s*(?:\*\*|__)?\s*$",
     re.IGNORECASE,
 )

@@ -13,6 +13,7 @@ import re
 __all__ = [
     "DEPENDS_LINE",
     "PROPERTY_REF",
+    "PROPERTY_WORDS",
     "REQUIREMENTS_LINE",
     "VALIDATES_LINE",
     "format_ids",
@@ -47,8 +48,15 @@ VALIDATES_LINE = re.compile(
 )
 # `**Property 1: Title**`, `Property 1.2: Title`, `- Property 3` at the start of a line or in
 # bold; a passing mention in prose ("checks against Property 2") is not a reference.
+# "Property" in the languages Kiro writes specs in (EARS keywords stay English; headings and
+# labels follow the user's language).
+PROPERTY_WORDS = (
+    "Property|Propiedad|Propriété|Propriete|Eigenschaft|Proprietà|Propriedade|Свойство|"
+    "Властивість|属性|屬性|性质|性質|プロパティ|속성"
+)
 PROPERTY_REF = re.compile(
-    r"(?:^[\s>*_-]*|\*\*\s*|__\s*)Property\s+(\d+(?:\.\d+)*)\b", re.IGNORECASE
+    r"(?:^[\s>*_-]*|\*\*\s*|__\s*)(?:" + PROPERTY_WORDS + r")\s*(\d+(?:\.\d+)*)\b",
+    re.IGNORECASE,
 )
 
 
