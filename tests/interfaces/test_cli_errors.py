@@ -3,13 +3,10 @@ and line, exit code 2, no traceback, nothing written, and a JSON error object wi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import stat
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +15,16 @@ from typing import Any
 import pytest
 from dirty_equals import IsOneOf, IsPartialDict, IsStr
 
-SPEC = Path(".kiro") / "specs"
-WORDFREQ = "word-frequency"
+from tests.interfaces.cli_helpers import (
+    SPEC,
+    WORDFREQ,
+    json_output,
+    specloom,
+    tree_digest,
+    write_spec,
+)
+
 FOLDER = SPEC / WORDFREQ
-WORDFREQ_TASKS = FOLDER / "tasks.md"
 
 # Every command that reads the word-frequency spec (the two lints read it as part of all).
 COMMANDS = [
@@ -49,41 +52,6 @@ def spec_commands(name: str) -> list[list[str]]:
     ]
 
 
-def specloom(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``specloom`` in a fresh process, its output piped."""
-    return subprocess.run(
-        [sys.executable, "-m", "specloom", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every folder and file under ``root`` with its mode (and content hash for files)."""
-    digest: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        mode = oct(stat.S_IMODE(path.lstat().st_mode))
-        if path.is_dir():
-            digest[relative + "/"] = mode
-        else:
-            digest[relative] = f"{mode} {hashlib.sha256(path.read_bytes()).hexdigest()}"
-    return digest
-
-
-def write_spec(root: Path, name: str, **files: str) -> Path:
-    """A spec folder under ``root/.kiro/specs/`` holding ``files`` (``tasks_md=...``)."""
-    folder = root / SPEC / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for key, text in files.items():
-        (folder / key.replace("_md", ".md")).write_text(text, encoding="utf-8")
-    return folder
-
-
 def requirements(criterion: str) -> str:
     """A ``requirements.md`` with one requirement and one criterion (1.1, on line 11)."""
     return (
@@ -91,13 +59,6 @@ def requirements(criterion: str) -> str:
         "**User Story:** As a reader, I want to search, so that I find things.\n\n"
         f"#### Acceptance Criteria\n\n1. {criterion}\n"
     )
-
-
-def json_output(result: subprocess.CompletedProcess[str], exit_code: int = 0) -> Any:
-    """The JSON a command printed, after checking how it exited."""
-    assert result.returncode == exit_code, result.stderr
-    assert "Traceback" not in result.stderr
-    return json.loads(result.stdout)
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *names: str) -> str:
