@@ -371,7 +371,23 @@ def test_threshold_must_be_a_fraction(threshold: float) -> None:
     st.lists(st.frozensets(st.integers(0, 12).map(str), max_size=10), max_size=30),
     st.sampled_from([0.3, 0.5, 2 / 3, 0.75, 0.8, 0.85, 0.9, 1.0]),
 )
-def test_prefix_filter_join_equals_all_pairs(sets: list[frozenset[str]], threshold: float) -> None:
+def test_similarity_join_equals_all_pairs(sets: list[frozenset[str]], threshold: float) -> None:
+    """Both joins (prefix filter below 0.75, partition join from 0.75) miss and invent nothing."""
+    _assert_join_exact(sets, threshold)
+
+
+@given(
+    st.lists(st.frozensets(st.integers(0, 40).map(str), min_size=10, max_size=30), max_size=25),
+    st.sampled_from([0.75, 0.8, 0.85, 0.9, 0.95]),
+)
+def test_partition_join_on_long_sets(sets: list[frozenset[str]], threshold: float) -> None:
+    """Long sets split into several parts: pairs differing in up to k(a) tokens are all found."""
+    # Make near-duplicates likely: copy sets with a token or two swapped.
+    variants = [frozenset(sorted(s)[1:]) | {"extra"} for s in sets[: len(sets) // 2]]
+    _assert_join_exact(sets + variants, threshold)
+
+
+def _assert_join_exact(sets: list[frozenset[str]], threshold: float) -> None:
     expected = [
         (i, j)
         for i, j in itertools.combinations(range(len(sets)), 2)

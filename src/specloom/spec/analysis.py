@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from specloom.spec.ears import Pattern, classify
 from specloom.spec.findings import Finding, Severity, sort_findings
+from specloom.spec.gcpause import gc_paused
 from specloom.spec.graph import TaskGraph
 from specloom.spec.lint import lint_criteria
 from specloom.spec.model import Spec
@@ -77,6 +78,7 @@ def covered_criteria(spec: Spec) -> dict[str, list[str]]:
     return covered
 
 
+@gc_paused()
 def analyze_spec(spec: Spec, *, include_lint: bool = True) -> list[Finding]:
     """Every rule-based finding for one spec.
 

@@ -35,6 +35,7 @@ from specloom.spec.ears import (
     parse,
 )
 from specloom.spec.findings import Finding, Severity, sort_findings
+from specloom.spec.gcpause import gc_paused
 from specloom.spec.requirements import Criterion
 from specloom.spec.similarity import STOPWORDS, near_duplicate_pairs, normalize
 
@@ -159,6 +160,7 @@ _NOT_PARTICIPLE = frozenset(
 )  # fmt: skip
 
 
+@gc_paused()
 def lint_criteria(criteria: Sequence[Criterion], file: str) -> list[Finding]:
     """Lint acceptance criteria.
 

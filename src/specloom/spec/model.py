@@ -15,6 +15,7 @@ from specloom.errors import WorkspaceError
 from specloom.spec.bugfix import BugfixDocument, parse_bugfix
 from specloom.spec.design import DesignDocument, parse_design
 from specloom.spec.ears import classify
+from specloom.spec.gcpause import gc_paused
 from specloom.spec.graph import TaskGraph
 from specloom.spec.meta import SpecConfig, TasksMeta, parse_config, parse_tasks_meta
 from specloom.spec.requirements import (
@@ -194,6 +195,7 @@ class Spec:
         }
 
 
+@gc_paused()
 def load_spec(name: str, files: Mapping[str, str], folder: str = "") -> Spec:
     """Parse the files of one spec.
 

@@ -49,9 +49,7 @@ _NUMBERED_HEADING = re.compile(
     r"^(?P<label>[^\d]*?)[\s#]*(?P<number>\d+(?:\.\d+)*)"
     r"(?:\s*[:：.\-–—)]\s*|\s+|$)(?P<title>.*?)\s*$"
 )
-_BOLD_LABEL = re.compile(
-    r"^\s*(?:\*\*(?P<star>[^*]+?)\*\*|__(?P<under>[^_]+?)__)\s*(?P<rest>.*)$"
-)
+_BOLD_LABEL = re.compile(r"^\s*(?:\*\*(?P<star>[^*]+?)\*\*|__(?P<under>[^_]+?)__)\s*(?P<rest>.*)$")
 _STORY = re.compile(
     r"^As an?\s+(?P<role>.+?),\s*I want\s+(?P<capability>.+?),?\s*so that\s+(?P<benefit>.+?)\.?$",
     re.IGNORECASE,

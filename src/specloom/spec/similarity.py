@@ -1,14 +1,19 @@
 """Near-duplicate detection for short texts: normalisation, token sets and a set-similarity join.
 
 ``near_duplicate_pairs`` finds every pair of token sets whose Jaccard similarity reaches a
-threshold without comparing all pairs. It is the prefix-filtering join (All-Pairs, Bayardo
-et al. 2007, with the positional filter of PPJoin, Xiao et al. 2008): tokens are ordered by
-global frequency, rarest first; two sets with Jaccard ``>= t`` must share a token among the
-first ``|x| - ceil(t * |x|) + 1`` tokens of each, so only prefixes are probed (and, as sets
-are processed shortest first, an even shorter prefix is indexed); candidates must pass the
-length filter (``|y| >= t * |x|``) and the positional filter (the tokens left after the
-shared one can still reach the needed overlap), and are then verified exactly. Ten thousand
-criteria take a fraction of a second where the all-pairs loop takes minutes.
+threshold without comparing all pairs, and without missing any. Two algorithms, both exact:
+
+* High thresholds (``>= 0.75``, the lint's case) use a pigeonhole partition join: two sets
+  of sizes ``a <= b`` with Jaccard ``>= t`` differ in at most ``k(a)`` tokens, so if the token
+  universe is split into ``k(a) + 1`` parts (by a hash of the token), they agree exactly on
+  at least one part. Each set is filed under ``(a, part, its tokens in that part)`` for every
+  size ``a`` it can pair with; only sets filed together are compared. The work is a few
+  signatures per set, so it grows linearly with the number of sets (plus the candidates,
+  which are few: a signature is several tokens, not one common word).
+* Lower thresholds use the prefix-filtering join (All-Pairs, Bayardo et al. 2007, with the
+  positional filter of PPJoin, Xiao et al. 2008): tokens ordered rarest first, two similar
+  sets share a token among their first few, so only prefixes are probed. There, the partition
+  join would need so many parts that most would be empty and match everything.
 
 ``tokens`` drops the EARS boilerplate (``WHEN``, ``THE``, ``SHALL``...) and a few function
 words, so two criteria are not called similar only because both are well-formed EARS; it
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence, Set
 
 __all__ = ["STOPWORDS", "jaccard", "near_duplicate_pairs", "normalize", "tokens"]
@@ -34,6 +39,9 @@ STOPWORDS = frozenset(
     "a an the shall when while if where then and or of to in on for with by is are be it its "
     "that this as at from".split()
 )
+
+PARTITION_JOIN_THRESHOLD = 0.75
+"""From this threshold up, ``near_duplicate_pairs`` uses the partition join."""
 
 # Float slack so that, e.g., 0.85 * 20 (16.999...) still needs 17 shared tokens.
 _EPSILON = 1e-9
@@ -99,6 +107,77 @@ def near_duplicate_pairs(
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], not {threshold!r}")
+    if threshold >= PARTITION_JOIN_THRESHOLD:
+        return _partition_join(token_sets, threshold)
+    return _prefix_join(token_sets, threshold)
+
+
+def _max_distance(size: int, threshold: float) -> int:
+    """The most tokens a set of ``size`` can differ by from a set at least as large and similar.
+
+    For sizes ``a <= b`` and Jaccard ``>= t``: the overlap is at least ``t (a + b) / (1 + t)``,
+    so the symmetric difference is at most ``(a + b) (1 - t) / (1 + t)``, largest at the
+    largest partner, ``b = a / t``.
+    """
+    largest = math.floor(size / threshold + _EPSILON)
+    return math.floor((size + largest) * (1.0 - threshold) / (1.0 + threshold) + _EPSILON)
+
+
+def _partition_join(
+    token_sets: Sequence[Set[str]], threshold: float
+) -> list[tuple[int, int, float]]:
+    """The pigeonhole partition join (see the module docstring); exact for any threshold."""
+    token_ids: dict[str, int] = {}
+    # Part of a token for a given number of parts, from a multiplicative hash of its id.
+    mixed: list[int] = []
+    buckets: defaultdict[tuple[int, int, tuple[int, ...]], list[int]] = defaultdict(list)
+    parts_for: dict[int, int] = {}
+    for index, token_set in enumerate(token_sets):
+        size = len(token_set)
+        if not size:
+            continue
+        ids = []
+        for token in token_set:
+            token_id = token_ids.get(token)
+            if token_id is None:
+                token_id = token_ids[token] = len(mixed)
+                mixed.append((token_id * 2_654_435_761 >> 7) & 0xFFFF_FFFF)
+            ids.append(token_id)
+        ids.sort()
+        for partner_size in range(max(1, math.ceil(threshold * size - _EPSILON)), size + 1):
+            parts = parts_for.get(partner_size)
+            if parts is None:
+                parts = parts_for[partner_size] = _max_distance(partner_size, threshold) + 1
+            if parts == 1:
+                buckets[(partner_size, 0, tuple(ids))].append(index)
+                continue
+            groups: list[list[int]] = [[] for _ in range(parts)]
+            for token_id in ids:
+                groups[mixed[token_id] % parts].append(token_id)
+            for part, group in enumerate(groups):
+                buckets[(partner_size, part, tuple(group))].append(index)
+    checked: set[tuple[int, int]] = set()
+    pairs: list[tuple[int, int, float]] = []
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        for position, first in enumerate(members):
+            mine = token_sets[first]
+            for second in members[position + 1 :]:
+                if (first, second) in checked:
+                    continue
+                checked.add((first, second))
+                theirs = token_sets[second]
+                shared = len(mine & theirs)
+                similarity = shared / (len(mine) + len(theirs) - shared)
+                if similarity >= threshold - _EPSILON:
+                    pairs.append((first, second, similarity))
+    pairs.sort()
+    return pairs
+
+
+def _prefix_join(token_sets: Sequence[Set[str]], threshold: float) -> list[tuple[int, int, float]]:
+    """The prefix-filtering join with the length and positional filters (module docstring)."""
     frequency = Counter(token for token_set in token_sets for token in token_set)
     rank = {
         token: position
