@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pydantic_ai import models
 
 EXAMPLES = Path(__file__).parent / "data" / "kiro-examples"
 REPOSITORY = Path(__file__).parent.parent
@@ -19,6 +20,17 @@ settings.register_profile(
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow],
                           max_examples=200)  # fmt: skip
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# No test may reach a real model provider: pydantic-ai refuses requests from its real models
+# unless a test opts in (the `allow_model_requests` fixture), which only tests talking to
+# the local protocol fakes or the embedded model do.
+models.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture
+def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let real pydantic-ai models send requests (to loopback fakes or the embedded model)."""
+    monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)
 
 
 def example_files(pattern: str) -> list[Path]:
@@ -36,7 +48,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     for name in list(os.environ):
-        if name.endswith(("_API_KEY", "_TOKEN")) or name in ("FORCE_COLOR", "NO_COLOR"):
+        if (
+            name.endswith(("_API_KEY", "_TOKEN"))
+            or name.startswith("AWS_")
+            or name in ("FORCE_COLOR", "NO_COLOR", "SPECLOOM_CONFIG_DIR", "SPECLOOM_LOCAL_URL")
+        ):
             monkeypatch.delenv(name, raising=False)
     yield
 

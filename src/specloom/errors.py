@@ -13,7 +13,8 @@ The classes are grouped by what they make the caller do, not by where they come 
     │   ├── SettingsError           a settings file that cannot be read or is invalid
     │   ├── ModelUnavailableError   a model that cannot be used now (no key, no server, no weights)
     │   ├── ModelRequestError       every retry and every fallback model failed
-    │   └── BudgetExceededError     a run or a day reached its spending cap
+    │   ├── BudgetExceededError     a run or a day reached its spending cap
+    │   └── StateFileError          specloom's own state (usage ledger, run state) is unreadable
     ├── RetryableError              a transient failure: try again, maybe after a delay
     └── ModelFacingError            a tool call went wrong: show the message to the model
 
@@ -39,6 +40,7 @@ __all__ = [
     "SpecNotFoundError",
     "SpecSyntaxError",
     "SpecloomError",
+    "StateFileError",
     "UsageError",
     "UserFacingError",
     "WorkspaceError",
@@ -219,6 +221,10 @@ class BudgetExceededError(UserFacingError):
         data = super().to_dict()
         data.update(scope=self.scope, unit=self.unit, cap=self.cap, spent=self.spent)
         return data
+
+
+class StateFileError(UserFacingError):
+    """A file of specloom's own state (usage ledger, run state) cannot be read or is damaged."""
 
 
 class RetryableError(SpecloomError):

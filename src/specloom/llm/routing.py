@@ -64,6 +64,7 @@ __all__ = [
     "classify_failure",
     "describe_failure",
     "resolve_model",
+    "retry_after_of",
 ]
 
 WORK_KINDS = ("spec", "design", "code", "summary", "hook")
@@ -274,7 +275,7 @@ class RoutedModel(WrapperModel):
         )
         if kind != "retry" or attempt >= self.policy.retries:
             return False
-        delay = self.policy.delay(attempt, getattr(error, "retry_after", None))
+        delay = self.policy.delay(attempt, retry_after_of(error))
         self.delays.append(delay)
         await self._sleep(delay)
         return True
@@ -288,6 +289,27 @@ class RoutedModel(WrapperModel):
             cached_tokens=usage.cache_read_tokens,
             duration_s=time.monotonic() - started,
         )
+
+
+def retry_after_of(error: BaseException) -> float | None:
+    """Seconds the provider asked to wait: pydantic-ai's parsed value, else the SDK error's
+    response headers (``retry-after-ms`` or ``retry-after`` in seconds)."""
+    value = getattr(error, "retry_after", None)
+    if isinstance(value, int | float):
+        return float(value)
+    response = getattr(error.__cause__, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(float(raw) * scale, 0.0)
+        except ValueError:
+            continue
+    return None
 
 
 def _fallback_on(error: Exception) -> bool:

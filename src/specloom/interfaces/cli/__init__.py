@@ -107,5 +107,6 @@ def main() -> None:
 
 
 # The commands live in their own module, which registers them on `app` when imported.
-from specloom.interfaces.cli import spec_commands as _spec_commands  # noqa: E402, F401
 from specloom.interfaces.cli import model_commands as _model_commands  # noqa: E402, F401
+from specloom.interfaces.cli import spec_commands as _spec_commands  # noqa: E402, F401
+from specloom.interfaces.cli import usage_commands as _usage_commands  # noqa: E402, F401
