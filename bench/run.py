@@ -1,4 +1,4 @@
-"""Run every benchmark: ``python bench/run.py [--quick] [--only cold-start|scale]``.
+"""Run every benchmark: ``python bench/run.py [--quick] [--only cold-start|scale|checkpoints]``.
 
 Prints the environment and one table per benchmark, and writes the same tables as markdown to
 ``bench/results/latest.md`` (git-ignored) for pasting into the README. Targets are printed as
@@ -22,15 +22,17 @@ _BENCH = Path(__file__).resolve().parent
 if str(_BENCH) not in sys.path:
     sys.path.insert(0, str(_BENCH))
 
+from checkpoints import run_checkpoints  # noqa: E402
 from cold_start import ensure_specify, run_cold_start, specify_version  # noqa: E402
 from reporting import Table, environment_table  # noqa: E402
 from scale import run_scale  # noqa: E402
 
 RESULTS = _BENCH / "results" / "latest.md"
 
-# Runs per benchmark: (cold-start timed runs, cold-start warm-ups, scale repeats).
-_FULL = (21, 2, 5)
-_QUICK = (5, 1, 1)
+# Runs per benchmark: (cold-start timed runs, cold-start warm-ups, scale repeats,
+# checkpoint rounds).
+_FULL = (21, 2, 5, 30)
+_QUICK = (5, 1, 1, 5)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -38,14 +40,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="fewer runs: a smoke check, not figures to publish"
     )
-    parser.add_argument("--only", choices=("cold-start", "scale"), help="run one benchmark only")
+    parser.add_argument(
+        "--only", choices=("cold-start", "scale", "checkpoints"), help="run one benchmark only"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; always returns 0 (targets are reported, not enforced)."""
     options = _arguments(argv)
-    runs, warmups, repeats = _QUICK if options.quick else _FULL
+    runs, warmups, repeats, rounds = _QUICK if options.quick else _FULL
     started = time.perf_counter()
     if options.only in (None, "cold-start"):
         ensure_specify()
@@ -63,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             tables.append(table)
     if options.only in (None, "scale"):
         for table in run_scale(repeats=repeats):
+            print(table.text(), end="\n\n", flush=True)
+            tables.append(table)
+    if options.only in (None, "checkpoints"):
+        for table in run_checkpoints(rounds=rounds):
             print(table.text(), end="\n\n", flush=True)
             tables.append(table)
     elapsed = time.perf_counter() - started

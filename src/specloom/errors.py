@@ -14,7 +14,8 @@ The classes are grouped by what they make the caller do, not by where they come 
     │   ├── ModelUnavailableError   a model that cannot be used now (no key, no server, no weights)
     │   ├── ModelRequestError       every retry and every fallback model failed
     │   ├── BudgetExceededError     a run or a day reached its spending cap
-    │   └── StateFileError          specloom's own state (usage ledger, run state) is unreadable
+    │   ├── StateFileError          specloom's own state (usage ledger, run state) is unreadable
+    │   └── CheckpointError         a checkpoint that is unknown, or cannot be taken or restored
     ├── RetryableError              a transient failure: try again, maybe after a delay
     └── ModelFacingError            a tool call went wrong: show the message to the model
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CheckpointError",
     "DependencyCycleError",
     "ImportFormatError",
     "BudgetExceededError",
@@ -207,7 +209,8 @@ class BudgetExceededError(UserFacingError):
             f"${spent:.4f} of ${cap:.2f}" if unit == "usd" else f"{spent:.2f} of {cap:.2f} credits"
         )
         super().__init__(
-            f"the {scope} budget is used up: {amount} spent; the run stopped and its state is saved.",
+            f"the {scope} budget is used up: {amount} spent; "
+            "the run stopped and its state is saved.",
             hint=(
                 "Raise the cap with --budget or in the `budget` section of "
                 ".kiro/settings/specloom.json, or wait for the next day."
@@ -225,6 +228,11 @@ class BudgetExceededError(UserFacingError):
 
 class StateFileError(UserFacingError):
     """A file of specloom's own state (usage ledger, run state) cannot be read or is damaged."""
+
+
+class CheckpointError(UserFacingError):
+    """A workspace checkpoint that does not exist, or one that cannot be taken or restored
+    (git is missing or failed, or a file is in the way)."""
 
 
 class RetryableError(SpecloomError):

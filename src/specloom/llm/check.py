@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import UsageLimits
 
 from specloom.errors import UserFacingError
 from specloom.llm.metering import UsageRecorder
 from specloom.llm.routing import describe_failure
-from specloom.llm.structured import generate
+from specloom.llm.structured import generate, sampling_supported
 
 __all__ = ["CheckReport", "ProbeResult", "check_model"]
 
@@ -81,8 +82,8 @@ class CheckReport:
         }
 
 
-def _failure_text(error: Exception, recorder: UsageRecorder) -> str:
-    described = describe_failure(error, recorder)
+def _failure_text(error: Exception, recorder: UsageRecorder, since: int) -> str:
+    described = describe_failure(error, recorder, since=since)
     if described is not None:
         return described.message
     if isinstance(error, UserFacingError):
@@ -99,6 +100,7 @@ async def check_model(name: str, model: Model, recorder: UsageRecorder) -> Check
     from specloom.errors import BudgetExceededError
 
     report = CheckReport(name)
+    first = len(recorder.answers)
     started = time.monotonic()
     try:
         generated = await generate(
@@ -131,7 +133,7 @@ async def check_model(name: str, model: Model, recorder: UsageRecorder) -> Check
                 "structured_output",
                 False,
                 round(time.monotonic() - started, 3),
-                detail=_failure_text(error, recorder),
+                detail=_failure_text(error, recorder, first),
             )
         )
     report.probes.append(await _tool_probe(model, recorder))
@@ -159,11 +161,15 @@ async def _tool_probe(model: Model, recorder: UsageRecorder) -> ProbeResult:
         calls.append((a, b))
         return a + b
 
+    settings: ModelSettings = {"max_tokens": 200}
+    if sampling_supported(model):
+        settings["temperature"] = 0.0
+    first = len(recorder.answers)
     started = time.monotonic()
     try:
         result = await agent.run(
             "Use the add tool to compute 17 + 25, then tell me the result.",
-            model_settings={"max_tokens": 200, "temperature": 0.0},
+            model_settings=settings,
             usage_limits=UsageLimits(request_limit=4),
         )
     except BudgetExceededError:
@@ -173,7 +179,7 @@ async def _tool_probe(model: Model, recorder: UsageRecorder) -> ProbeResult:
             "tool_call",
             False,
             round(time.monotonic() - started, 3),
-            detail=_failure_text(error, recorder),
+            detail=_failure_text(error, recorder, first),
         )
     usage = result.usage
     called = (17, 25) in calls or (25, 17) in calls

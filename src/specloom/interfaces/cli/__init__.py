@@ -107,6 +107,11 @@ def main() -> None:
 
 
 # The commands live in their own module, which registers them on `app` when imported.
+from specloom.interfaces.cli import checkpoint_commands as _checkpoint_commands  # noqa: E402, F401
+from specloom.interfaces.cli import log_commands as _log_commands  # noqa: E402, F401
+from specloom.interfaces.cli import mcp_commands as _mcp_commands  # noqa: E402, F401
+from specloom.interfaces.cli import memory_commands as _memory_commands  # noqa: E402, F401
 from specloom.interfaces.cli import model_commands as _model_commands  # noqa: E402, F401
+from specloom.interfaces.cli import policy_commands as _policy_commands  # noqa: E402, F401
 from specloom.interfaces.cli import spec_commands as _spec_commands  # noqa: E402, F401
 from specloom.interfaces.cli import usage_commands as _usage_commands  # noqa: E402, F401

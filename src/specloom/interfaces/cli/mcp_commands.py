@@ -1,0 +1,1 @@
+"""``specloom mcp ...``: the MCP servers the agent can use, their state and tools."""
