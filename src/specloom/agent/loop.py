@@ -77,6 +77,7 @@ __all__ = [
     "Approvals",
     "ContextBlock",
     "StopReason",
+    "model_streams",
 ]
 
 BASE_INSTRUCTIONS = """\
@@ -240,8 +241,8 @@ class AgentRunner:
         read_only: Offer only the reading tools.
         on_event: Called with each ``AgentEvent`` (plain or async).
         instructions: Standing instructions (default ``BASE_INSTRUCTIONS``).
-        stream: Stream the model's answers (text events as they come); turn off for
-            models that cannot stream.
+        stream: Stream the model's answers (text events as they come); ``None`` (the
+            default) streams when the model can (``model_streams``).
         task: The task the run serves, for checkpoint messages.
         spec: The spec of that task.
         extra_roots: More folders the file tools may use.
@@ -262,7 +263,7 @@ class AgentRunner:
         read_only: bool = False,
         on_event: EventHandler | None = None,
         instructions: str | None = None,
-        stream: bool = True,
+        stream: bool | None = None,
         task: str | None = None,
         spec: str | None = None,
         extra_roots: Sequence[Path] = (),
@@ -279,7 +280,7 @@ class AgentRunner:
         self.read_only = read_only
         self.on_event = on_event
         self.instructions = instructions or BASE_INSTRUCTIONS.format(root=self.root)
-        self.stream = stream
+        self.stream = model_streams(model) if stream is None else stream
         self.task = task
         self.spec = spec
         self.extra_roots = list(extra_roots)
@@ -395,17 +396,17 @@ class AgentRunner:
     async def _model_event(self, event: Any) -> None:
         if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
             if event.part.content:
-                await self._emit(TextDelta(event.part.content, self._step))
+                await self.emit(TextDelta(event.part.content, self._step))
         elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
             if event.delta.content_delta:
-                await self._emit(TextDelta(event.delta.content_delta, self._step))
+                await self.emit(TextDelta(event.delta.content_delta, self._step))
 
     async def _tools_step(self, node: Any, ctx: Any) -> None:
         response: ModelResponse = node.model_response
         if not self.stream:
             for part in response.parts:
                 if isinstance(part, TextPart) and part.content:
-                    await self._emit(TextDelta(part.content, self._step))
+                    await self.emit(TextDelta(part.content, self._step))
         self._audit_new_requests(response)
         calls = [part for part in response.parts if isinstance(part, ToolCallPart)]
         async with node.stream(ctx) as events:
@@ -416,7 +417,7 @@ class AgentRunner:
                         self.audit.tool_call(
                             event.part.tool_name, arguments, call_id=event.part.tool_call_id
                         )
-                    await self._emit(
+                    await self.emit(
                         ToolStarted(
                             event.part.tool_call_id, event.part.tool_name, arguments, self._step
                         )
@@ -431,7 +432,7 @@ class AgentRunner:
                         self.audit.tool_result(
                             part.tool_name, shown, ok=ok, call_id=part.tool_call_id
                         )
-                    await self._emit(
+                    await self.emit(
                         ToolFinished(
                             part.tool_call_id,
                             part.tool_name,
@@ -441,7 +442,7 @@ class AgentRunner:
                         )
                     )
         usage = response.usage
-        await self._emit(
+        await self.emit(
             StepFinished(
                 self._step,
                 response.model_name or self.model.model_name,
@@ -465,7 +466,7 @@ class AgentRunner:
         self._result.checkpoints.append(checkpoint.id)
         if self.audit is not None:
             self.audit.checkpoint(checkpoint.id, label=label)
-        await self._emit(CheckpointMade(checkpoint.id, label, self._step, checkpoint.unchanged))
+        await self.emit(CheckpointMade(checkpoint.id, label, self._step, checkpoint.unchanged))
 
     async def before_external_change(self) -> None:
         """Take this step's checkpoint if it has none yet: for tools outside the built-in
@@ -504,7 +505,7 @@ class AgentRunner:
         if self.audit is not None:
             for part, name, size in items:
                 self.audit.context(part, name, size)
-        await self._emit(ContextIncluded(items, tuple(context.problems)))
+        await self.emit(ContextIncluded(items, tuple(context.problems)))
 
     def _audit_new_requests(self, response: ModelResponse | None) -> None:
         """Log the model requests made since the last call: from the usage recorder when
@@ -530,12 +531,30 @@ class AgentRunner:
                 output_tokens=response.usage.output_tokens,
             )
 
-    async def _emit(self, event: AgentEvent) -> None:
+    async def emit(self, event: AgentEvent) -> None:
+        """Hand ``event`` to ``on_event`` (awaiting it when it is async)."""
         if self.on_event is None:
             return
         outcome = self.on_event(event)
         if inspect.isawaitable(outcome):
             await outcome
+
+
+def model_streams(model: Model) -> bool:
+    """Whether ``model`` answers streamed requests: every model of a fallback chain, through
+    wrappers; a ``FunctionModel`` only with a ``stream_function`` (custom ``py:`` models are
+    often scripted that way)."""
+    from pydantic_ai.models.fallback import FallbackModel
+    from pydantic_ai.models.function import FunctionModel
+    from pydantic_ai.models.wrapper import WrapperModel
+
+    if isinstance(model, FallbackModel):
+        return all(model_streams(candidate) for candidate in model.models)
+    if isinstance(model, WrapperModel):
+        return model_streams(model.wrapped)
+    if isinstance(model, FunctionModel):
+        return model.stream_function is not None
+    return type(model).request_stream is not Model.request_stream
 
 
 def _arguments(part: ToolCallPart) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def main() -> None:
 
 
 # The commands live in their own module, which registers them on `app` when imported.
+from specloom.interfaces.cli import agent_commands as _agent_commands  # noqa: E402, F401
 from specloom.interfaces.cli import checkpoint_commands as _checkpoint_commands  # noqa: E402, F401
 from specloom.interfaces.cli import log_commands as _log_commands  # noqa: E402, F401
 from specloom.interfaces.cli import mcp_commands as _mcp_commands  # noqa: E402, F401

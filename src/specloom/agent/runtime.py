@@ -1,0 +1,341 @@
+"""Everything an agent run needs, put together once: policy and approvals, MCP servers,
+context, audit log and checkpoints around an ``AgentRunner``.
+
+Interfaces (the CLI, the web app, the ACP agent) and workflows call ``prepare_agent`` with
+the model of their ``specloom.llm.session.ModelSession`` and their own ``ask`` prompt; what
+comes back is ready to ``run``. The wiring:
+
+* ``Policy.from_settings`` (mode, trusted commands, Kiro's ``permissions.yaml``, sandbox)
+  and an ``Approver`` whose decisions go to the audit log and to the interface as
+  ``ApprovalNeeded`` / ``ApprovalSettled`` events;
+* the MCP servers of ``.kiro/settings/mcp.json`` (and the user's), every call gated by the
+  same approver (``autoApprove`` never passes the destructive guard) and preceded by the
+  step's checkpoint;
+* the context block (``specloom.agent.context``): steering, ``#file``/``#spec`` references,
+  repository map and memory, recorded in the audit log by the runner.
+
+May import: the standard library, ``pydantic_ai`` (types), ``specloom.errors``,
+``specloom.settings`` and the ``specloom.agent`` modules it names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from specloom.agent.audit import AuditLog, AuditTrail
+from specloom.agent.checkpoints import CheckpointStore
+from specloom.agent.events import ApprovalNeeded, ApprovalSettled, EventHandler
+from specloom.agent.loop import AgentLimits, AgentResult, AgentRunner
+from specloom.agent.mcp import McpConfig, McpToolCall, build_toolsets, load_mcp_config
+from specloom.agent.policy import MODES, Answer, Approver, Decision, Mode, Policy
+from specloom.agent.sandbox import Sandbox
+from specloom.agent.tool_env import ApprovalRequest
+from specloom.errors import UsageError
+from specloom.settings import Settings, state_dir
+
+if TYPE_CHECKING:
+    from pydantic_ai.messages import ModelMessage
+    from pydantic_ai.models import Model
+
+    from specloom.agent.context import Context
+    from specloom.llm.metering import UsageRecorder
+
+__all__ = ["Ask", "AskTool", "PreparedAgent", "prepare_agent"]
+
+Ask = Callable[[ApprovalRequest, Decision], Awaitable[Answer]]
+"""The interface's prompt for a write, edit or command the policy left to the user."""
+AskTool = Callable[[str, str, Mapping[str, object], Decision], Awaitable[Answer]]
+"""The interface's prompt for an MCP tool call: server, tool, arguments, decision."""
+
+
+@dataclass(slots=True)
+class PreparedAgent:
+    """A runner with its policy, servers and logs, ready to run.
+
+    Attributes:
+        runner: The agent runner.
+        policy: The policy in force.
+        approver: The approval gates (with the session's grants).
+        mcp: The MCP servers read (with the problems found in their files).
+        audit: The run's audit trail, if logging.
+        notices: Things to tell the user before the run (the sandbox being unavailable,
+            unusable MCP entries, odd permission rules), each once.
+        run_id: The run's id in the audit log and usage ledger.
+    """
+
+    runner: AgentRunner
+    policy: Policy
+    approver: Approver
+    mcp: McpConfig
+    audit: AuditTrail | None
+    notices: list[str] = field(default_factory=list)
+    run_id: str = ""
+    _log: AuditLog | None = None
+
+    def context(self, request: str, *, touched_paths: Sequence[str] = ()) -> Context:
+        """The context block for ``request`` (steering, references, map, memory)."""
+        from specloom.agent.context import build_context
+
+        return build_context(
+            self.runner.root,
+            request=request,
+            touched_paths=touched_paths,
+            settings=self.runner.settings,
+        )
+
+    async def run(
+        self,
+        request: str,
+        *,
+        touched_paths: Sequence[str] = (),
+        history: Sequence[ModelMessage] | None = None,
+        with_context: bool = True,
+    ) -> AgentResult:
+        """Run the agent on ``request`` with its context, and log how the run ended.
+
+        Args:
+            request: What the agent is to do.
+            touched_paths: Files the work is about (for ``fileMatch`` steering).
+            history: Earlier messages, to continue a conversation.
+            with_context: Build the context block (steering, references, map, memory).
+        """
+        context = self.context(request, touched_paths=touched_paths) if with_context else None
+        result = await self.runner.run(request, context=context, history=history)
+        if self.audit is not None:
+            self.audit.run_finished(
+                result.stop,
+                detail=result.detail,
+                steps=result.steps,
+                checkpoints=result.checkpoints,
+                changed_files=result.changed_files,
+            )
+        return result
+
+    def close(self) -> None:
+        """Close the audit log's connection."""
+        if self._log is not None:
+            self._log.close()
+
+
+class _Gate:
+    """The runner's ``Approvals``: the policy's approver, with events and audit entries."""
+
+    def __init__(self, approver: Approver, settled: list[ApprovalSettled]) -> None:
+        self.approver = approver
+        self.runner: AgentRunner | None = None
+        self.hinted_destructive: set[tuple[str, str]] = set()
+        self._settled = settled
+
+    async def _flush(self) -> None:
+        while self._settled and self.runner is not None:
+            await self.runner.emit(self._settled.pop(0))
+
+    async def approve(self, request: ApprovalRequest) -> bool:
+        allowed = await self.approver.approve(request)
+        await self._flush()
+        return allowed
+
+    async def approve_tool(self, server: str, tool: str, arguments: dict[str, Any]) -> bool:
+        if self.runner is not None:
+            await self.runner.before_external_change()
+        allowed = await self.approver.approve_tool(server, tool, arguments)
+        await self._flush()
+        return allowed
+
+    async def approve_mcp(self, call: McpToolCall) -> bool:
+        # A server that marks its tool destructive loses the benefit of `autoApprove`.
+        if call.destructive is True:
+            self.hinted_destructive.add((call.server, call.tool))
+        return await self.approve_tool(call.server, call.tool, dict(call.arguments))
+
+
+def _action(request: ApprovalRequest) -> str:
+    if request.kind == "command" and request.command:
+        return f"{request.tool}: {request.command}"
+    return request.summary or f"{request.tool}: {request.path}"
+
+
+def prepare_agent(
+    root: Path,
+    model: Model,
+    *,
+    settings: Settings | None = None,
+    mode: str | None = None,
+    ask: Ask | None = None,
+    ask_tool: AskTool | None = None,
+    on_event: EventHandler | None = None,
+    recorder: UsageRecorder | None = None,
+    run_id: str | None = None,
+    command: str = "agent",
+    spec: str | None = None,
+    task: str | None = None,
+    read_only: bool = False,
+    use_mcp: bool = True,
+    checkpoints: bool = True,
+    audit: bool = True,
+    limits: AgentLimits | None = None,
+    stream: bool | None = None,
+    extra_roots: Sequence[Path] = (),
+) -> PreparedAgent:
+    """Assemble an agent run in ``root``.
+
+    Args:
+        root: The workspace root.
+        model: The model (``ModelSession.model``).
+        settings: The merged settings (``ModelSession.settings``); default: none.
+        mode: ``supervised`` or ``autopilot``; overrides ``agent.mode``.
+        ask: The interface's approval prompt; ``None`` where nobody can answer (then what
+            the policy leaves to the user is refused, and the model is told why).
+        ask_tool: The prompt for MCP calls; default: ``ask``'s answer is not available, so
+            calls the policy leaves to the user are refused.
+        on_event: Receives every ``AgentEvent``.
+        recorder: The model session's usage recorder (request costs in the audit log).
+        run_id: The run's id (default: a new one).
+        command: What started the run, for the audit log.
+        spec: The spec the run serves.
+        task: The task it serves.
+        read_only: Only the reading tools, no MCP servers.
+        use_mcp: Offer the MCP servers' tools.
+        checkpoints: Take a checkpoint before each changing step.
+        audit: Write the audit log.
+        limits: Caps on the run (default: ``agent.limits`` in settings).
+        stream: Stream the model's answers (default: when the model can).
+        extra_roots: More folders the file tools may use.
+
+    Raises:
+        SettingsError: A bad ``agent`` setting or permission file.
+        WorkspaceError: ``root`` is not a folder.
+    """
+    settings = settings if settings is not None else Settings()
+    root = root.resolve()
+    run_id = run_id or uuid.uuid4().hex[:12]
+    roots = [root, *extra_roots]
+    if mode is not None and mode not in MODES:
+        raise UsageError(
+            f"unknown mode {mode!r}", hint="Use --mode supervised or --mode autopilot."
+        )
+    policy = Policy.from_settings(
+        settings,
+        roots,
+        mode=cast("Mode | None", mode),
+        sandbox=Sandbox.from_settings(settings, roots),
+    )
+    log = AuditLog.for_project(root) if audit else None
+    trail = AuditTrail(log, run_id, spec=spec, task=task) if log is not None else None
+    settled: list[ApprovalSettled] = []
+    gate_holder: list[_Gate] = []
+
+    def on_decision(
+        request: ApprovalRequest, decision: Decision, answer: Answer | None, by: str
+    ) -> None:
+        allowed = answer.allowed if answer is not None else decision.decision == "allow"
+        if trail is not None:
+            trail.approval(
+                _action(request),
+                "allow" if allowed else "deny",
+                by=by,
+                rule=decision.rule,
+                reason="; ".join(decision.reasons),
+            )
+        settled.append(ApprovalSettled(_action(request), allowed, by, decision.rule))
+
+    async def asking(request: ApprovalRequest, decision: Decision) -> Answer:
+        assert ask is not None
+        runner = gate_holder[0].runner
+        if runner is not None:
+            await runner.emit(_needed(request, decision))
+        return await ask(request, decision)
+
+    async def asking_tool(
+        server: str, tool: str, arguments: Mapping[str, object], decision: Decision
+    ) -> Answer:
+        assert ask_tool is not None
+        runner = gate_holder[0].runner
+        if runner is not None:
+            await runner.emit(
+                ApprovalNeeded(
+                    f"{server}/{tool}",
+                    f"{server}/{tool}",
+                    tuple(decision.reasons),
+                    decision.destructive,
+                    {"server": server, "tool": tool, "arguments": dict(arguments)},
+                )
+            )
+        return await ask_tool(server, tool, arguments, decision)
+
+    mcp = load_mcp_config(root) if use_mcp and not read_only else McpConfig()
+
+    def auto_approved(server: str, tool: str) -> bool:
+        if (server, tool) in gate.hinted_destructive:
+            return False
+        return _auto_approved(mcp, server, tool)
+
+    approver = Approver(
+        policy,
+        asking if ask is not None else None,
+        on_decision=on_decision,
+        auto_approve=auto_approved,
+        ask_tool=asking_tool if ask_tool is not None else None,
+    )
+    gate = _Gate(approver, settled)
+    gate_holder.append(gate)
+    notices: list[str] = []
+    sandbox_notice = policy.sandbox_notice
+    if sandbox_notice:
+        notices.append(sandbox_notice)
+    notices.extend(policy.warnings)
+    notices.extend(problem.error.render() for problem in mcp.problems)
+    toolsets = build_toolsets(
+        mcp,
+        approve=gate.approve_mcp,
+        log_dir=state_dir(root) / "logs",
+        on_failure=lambda server, reason: notices.append(f"MCP server {server}: {reason}"),
+    )
+    runner = AgentRunner(
+        root,
+        model,
+        gate,
+        settings=settings,
+        toolsets=toolsets,
+        audit=trail,
+        checkpoints=CheckpointStore(root) if checkpoints and not read_only else None,
+        recorder=recorder,
+        limits=limits,
+        read_only=read_only,
+        on_event=on_event,
+        stream=stream,
+        task=task,
+        spec=spec,
+        extra_roots=extra_roots,
+    )
+    gate.runner = runner
+    if trail is not None:
+        trail.run_started(command, mode=policy.mode)
+    return PreparedAgent(runner, policy, approver, mcp, trail, notices, run_id, log)
+
+
+def _needed(request: ApprovalRequest, decision: Decision) -> ApprovalNeeded:
+    details: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("path", request.path),
+            ("command", request.command),
+            ("cwd", request.cwd),
+            ("diff", request.diff),
+            ("new_file", request.new_file or None),
+            ("sandboxed", request.sandboxed),
+        )
+        if value is not None
+    }
+    return ApprovalNeeded(
+        _action(request), request.tool, tuple(decision.reasons), decision.destructive, details
+    )
+
+
+def _auto_approved(config: McpConfig, server: str, tool: str) -> bool:
+    entry = config.servers.get(server)
+    return entry is not None and entry.is_auto_approved(tool)
