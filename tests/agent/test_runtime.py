@@ -183,3 +183,26 @@ async def test_autopilot_approves_work_but_not_destruction(project: Path) -> Non
     assert outcome == "failed"
     assert content.startswith("The user declined")
     assert len(result.checkpoints) == 2  # before the write, before the first command
+
+
+def test_the_context_cap_follows_the_smallest_context_window() -> None:
+    from pydantic_ai.models.fallback import FallbackModel
+
+    from specloom.agent.runtime import context_chars
+    from specloom.llm.catalog import ModelEntry
+    from specloom.llm.metering import UsageRecorder
+    from specloom.llm.routing import RoutedModel
+
+    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[TextPart("ok")])
+
+    def routed(window: int | None) -> RoutedModel:
+        entry = ModelEntry("m", "openai", "m", context_window=window)
+        return RoutedModel(entry, FunctionModel(answer), UsageRecorder())
+
+    assert context_chars(routed(4096)) == 4096  # the embedded model: room for tools and work
+    assert context_chars(routed(200_000)) == 48_000
+    assert context_chars(routed(512)) == 1_500
+    assert context_chars(FallbackModel(routed(200_000), routed(4096))) == 4096
+    assert context_chars(routed(None)) is None
+    assert context_chars(FunctionModel(answer)) is None

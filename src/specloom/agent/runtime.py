@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from specloom.agent.context import Context
     from specloom.llm.metering import UsageRecorder
 
-__all__ = ["Ask", "AskTool", "PreparedAgent", "prepare_agent"]
+__all__ = ["Ask", "AskTool", "PreparedAgent", "context_chars", "prepare_agent"]
+
+_SMALLEST_CONTEXT_CHARS = 1_500
+_LARGE_CONTEXT_CHARS = 48_000
 
 Ask = Callable[[ApprovalRequest, Decision], Awaitable[Answer]]
 """The interface's prompt for a write, edit or command the policy left to the user."""
@@ -85,6 +88,7 @@ class PreparedAgent:
             request=request,
             touched_paths=touched_paths,
             settings=self.runner.settings,
+            max_chars=context_chars(self.runner.model),
         )
 
     async def run(
@@ -334,6 +338,33 @@ def _needed(request: ApprovalRequest, decision: Decision) -> ApprovalNeeded:
     return ApprovalNeeded(
         _action(request), request.tool, tuple(decision.reasons), decision.destructive, details
     )
+
+
+def context_chars(model: Model) -> int | None:
+    """The context block's size cap for ``model``: a quarter of its context window (at about
+    four characters a token), so small local models keep room for the tools and the work;
+    ``None`` (the settings' cap) when the window is unknown or large."""
+    window = _smallest_window(model)
+    if window is None:
+        return None
+    return min(_LARGE_CONTEXT_CHARS, max(_SMALLEST_CONTEXT_CHARS, window))
+
+
+def _smallest_window(model: Model) -> int | None:
+    from pydantic_ai.models.fallback import FallbackModel
+    from pydantic_ai.models.wrapper import WrapperModel
+
+    if isinstance(model, FallbackModel):
+        windows = [_smallest_window(candidate) for candidate in model.models]
+        known = [window for window in windows if window is not None]
+        return min(known) if known else None
+    entry = getattr(model, "entry", None)
+    window = getattr(entry, "context_window", None)
+    if isinstance(window, int):
+        return window
+    if isinstance(model, WrapperModel):
+        return _smallest_window(model.wrapped)
+    return None
 
 
 def _auto_approved(config: McpConfig, server: str, tool: str) -> bool:
