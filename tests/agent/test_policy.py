@@ -271,8 +271,28 @@ def test_policy_from_settings_reads_mode_patterns_rules_and_permission_files(
     assert sources[0].endswith("project/.kiro/settings/permissions.yaml:2")
     assert sources[1].endswith("home/.kiro/settings/permissions.yaml:2")
     assert "agent.rules[0]" in sources[2]
-    assert built.check_command("helm uninstall dev-web").decision == "allow"
+    # A rule in the project's own files names the destructive command: still asked.
+    named_by_project = built.check_command("helm uninstall dev-web")
+    assert named_by_project.decision == "ask"
+    assert "a file of the project itself" in named_by_project.reasons[-1]
     assert built.check_command("helm uninstall prod-web").decision == "ask"
+    # The same rule in the user's own settings approves it.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text(
+        json.dumps(
+            {
+                "agent": {
+                    "rules": [
+                        {"capability": "shell", "match": "helm uninstall dev-*", "effect": "allow"}
+                    ]
+                }
+            }
+        )  # fmt: skip
+    )
+    users = Policy.from_settings(
+        load_settings(tmp_path / "elsewhere", user_dir=tmp_path / "config"), [root], home=home
+    )
+    assert users.check_command("helm uninstall dev-web").decision == "allow"
     assert built.check_command("npm publish").decision == "deny"
     assert built.check_command("git log").decision == "allow"
     assert built.check_command("make").decision == "ask"  # no sandbox
@@ -383,3 +403,17 @@ async def test_the_approver_judges_mcp_calls_with_auto_approve(tmp_path: Path) -
     assert await approver.approve_tool("db", "drop_table", {"name": "users"}) is False
     assert await approver.approve_tool("time", "now", {}) is False
     assert asked == ["db/drop_table", "time/now"]
+
+
+def test_only_the_users_own_rules_lift_the_guard_for_mcp_tools(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+
+    def named_by(source: str) -> str:
+        rule = Rule("mcp", "allow", ("db/drop_table",), (), source)
+        built = Policy(mode="autopilot", rules=[rule], roots=[root], sandbox_available=True)
+        decided = built.decide_tool("db", "drop_table", {"table": "users"}, auto_approved=True)
+        return decided.decision
+
+    assert named_by(f"{root}/.kiro/settings/permissions.yaml:3") == "ask"
+    assert named_by(f"{tmp_path}/home/.kiro/settings/permissions.yaml:3") == "allow"

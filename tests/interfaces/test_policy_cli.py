@@ -57,8 +57,25 @@ def test_check_allows_trusted_commands_and_explicitly_named_ones(project: Path) 
 
     assert (trusted["decision"], trusted["destructive"]) == ("allow", False)
     assert "pytest*" in trusted["rule"]
-    assert (named["decision"], named["destructive"]) == ("allow", True)
-    assert "permissions.yaml:2" in named["rule"]
+    # The rule naming it is in the project's own permissions.yaml: a cloned repository could
+    # have written it, so it does not approve a destructive command on its own.
+    assert (named["decision"], named["destructive"]) == ("ask", True)
+    assert "a file of the project itself" in named["reasons"][-1]
+
+    # The same rule in the user's own ~/.kiro/settings/permissions.yaml does.
+    user = Path.home() / ".kiro" / "settings"
+    user.mkdir(parents=True)
+    (user / "permissions.yaml").write_text(
+        "rules:\n  - capability: shell\n    match: 'terraform destroy -target=module.dev*'\n"
+        "    effect: allow\n"
+    )
+    mine = json_output(
+        specloom(
+            "policy", "check", "terraform destroy -target=module.dev.db", "--json", cwd=project
+        )  # fmt: skip
+    )
+    assert (mine["decision"], mine["destructive"]) == ("allow", True)
+    assert f"{user}/permissions.yaml:2" in mine["rule"]
 
 
 def test_check_denies_by_rule_and_still_exits_zero(project: Path) -> None:

@@ -329,6 +329,15 @@ class Policy:
             rule = "; ".join(dict.fromkeys(named)) if named else None
         return Decision(final.verdict, assessment.destructive, tuple(reasons), rule, final.by)
 
+    def _from_the_project(self, rule: Rule) -> bool:
+        """Whether ``rule`` was written in a file inside the workspace (which a cloned
+        repository controls), rather than in the user's own settings."""
+        written_in = rule.source.split(":", 1)[0].strip("` ")
+        if not written_in or not os.path.isabs(written_in):
+            return False
+        where = Path(os.path.realpath(written_in))
+        return any(where.is_relative_to(root) for root in self.roots)
+
     def _unit_verdict(self, unit: Unit, findings: Sequence[Finding], in_sandbox: bool) -> _Verdict:
         texts = _texts(unit)
         for rule in self.rules:
@@ -340,19 +349,27 @@ class Policy:
         if findings:
             naming: list[Rule] = []
             for finding in findings:
-                rule = next(
-                    (
-                        rule
-                        for rule in allow_rules
-                        if any(rule.names("shell", text, finding.keywords) for text in texts)
-                    ),
-                    None,
-                )
+                candidates = [
+                    rule
+                    for rule in allow_rules
+                    if any(rule.names("shell", text, finding.keywords) for text in texts)
+                ]
+                # The user's own rules first: a project's rule alone does not lift the guard.
+                candidates.sort(key=self._from_the_project)
+                rule = candidates[0] if candidates else None
                 if rule is None:
                     return _Verdict(
                         "ask",
                         f"destructive: `{unit.text}` is never approved automatically; "
                         f"an explicit rule naming it ({' '.join(finding.keywords)}) would allow it",
+                    )
+                if self._from_the_project(rule):
+                    return _Verdict(
+                        "ask",
+                        f"destructive: `{unit.text}` is named by {rule.describe()}, a file of the "
+                        "project itself; only a rule of your own (user settings or "
+                        "~/.kiro/settings/permissions.yaml) approves destructive actions "
+                        "automatically",
                     )
                 naming.append(rule)
             ask = self._first("ask", texts)
@@ -429,7 +446,11 @@ class Policy:
             naming = None
             if assessment.findings and not assessment.uncertain:
                 naming = next(
-                    (rule for rule in allow_rules if rule.names("mcp", resource, (tool,))),
+                    (
+                        rule
+                        for rule in allow_rules
+                        if rule.names("mcp", resource, (tool,)) and not self._from_the_project(rule)
+                    ),
                     None,
                 )
             if naming is None:
