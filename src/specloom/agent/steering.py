@@ -20,27 +20,14 @@ valid YAML, so a front matter YAML refuses is read again as plain ``key: value``
 A front matter that cannot be read either way gives a warning naming the file and line, and
 the file counts as ``always``.
 
-Patterns are globs over ``/``-separated paths relative to the project root: ``*`` and ``?``
-stay within one folder, ``**`` spans folders, ``[abc]`` is a class, ``{a,b}`` alternatives
-(nested braces too). A pattern without ``/`` matches the file name at any depth (``*.py``),
-as in ``.gitignore``; a pattern ending in ``/`` matches everything below that folder.
+Which files apply to a piece of work is ``select``: ``always`` files, ``fileMatch`` files whose
+glob matches a touched path, ``auto`` files whose description matches the request (both rules
+are in ``specloom.agent.steering_match``), and any file the request names as ``#name``.
+``#[[file:...]]`` includes are expanded by ``specloom.agent.steering_includes``. The public
+names of both modules are re-exported here.
 
-``auto`` selection is lexical and deterministic: the content words of the request and of the
-file's description and name (lower case, stop words dropped, light suffix stripping:
-``tests``, ``testing`` and ``tested`` are all ``test``) are compared. The file is chosen when
-at least ``AUTO_MIN_COVERAGE`` (25 %) of its description's words occur in the request and at
-least ``AUTO_MIN_SHARED`` (2) words are shared in all (words of its name count too); a
-description of one or two words must occur whole. Any file can also be pulled in by
-``#name``.
-
-``#[[file:relative/path]]`` lines are includes: ``expand_includes`` puts the file's text in
-their place (markdown inline, other files in a fenced block), paths relative to the
-workspace root and confined to it, includes inside includes followed to ``MAX_INCLUDE_DEPTH``
-with cycles cut, each include capped at ``MAX_INCLUDE_CHARS`` and all of them together at
-``MAX_INCLUDED_TOTAL``. Directives in fenced code blocks and inline code are left alone.
-
-May import: the standard library, ``yaml``, ``specloom.errors``, ``specloom.workspace`` and
-``specloom.agent.confine``.
+May import: the standard library, ``yaml``, ``specloom.errors``, ``specloom.workspace``,
+``specloom.agent.steering_match`` and ``specloom.agent.steering_includes``.
 """
 
 from __future__ import annotations
@@ -49,19 +36,38 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import yaml
 
-from specloom.agent.confine import Workspace
-from specloom.errors import ModelFacingError, SpecSyntaxError
+from specloom.agent.steering_includes import (
+    MAX_INCLUDE_CHARS,
+    MAX_INCLUDE_DEPTH,
+    MAX_INCLUDED_TOTAL,
+    Expansion,
+    Included,
+    _unquote,
+    expand_includes,
+)
+from specloom.agent.steering_match import (
+    AUTO_MIN_COVERAGE,
+    AUTO_MIN_SHARED,
+    MAX_BRACE_EXPANSIONS,
+    _auto_matches,
+    _normal_path,
+    _split_top_level,
+    auto_score,
+    expand_braces,
+    glob_match,
+)
+from specloom.errors import SpecSyntaxError
 from specloom.workspace import read_text
 
 __all__ = [
     "AUTO_MIN_COVERAGE",
     "AUTO_MIN_SHARED",
+    "MAX_BRACE_EXPANSIONS",
     "MAX_INCLUDED_TOTAL",
     "MAX_INCLUDE_CHARS",
     "MAX_INCLUDE_DEPTH",
@@ -82,17 +88,6 @@ __all__ = [
 
 Inclusion = Literal["always", "fileMatch", "manual", "auto"]
 Scope = Literal["project", "user", "folder"]
-
-AUTO_MIN_SHARED = 2
-"""Content words an ``auto`` file's description must share with the request."""
-AUTO_MIN_COVERAGE = 0.25
-"""Share of the description's content words that must occur in the request."""
-MAX_INCLUDE_DEPTH = 5
-"""Includes inside included files are followed this deep."""
-MAX_INCLUDE_CHARS = 40_000
-"""Characters of one included file kept (the rest is cut with a note)."""
-MAX_INCLUDED_TOTAL = 100_000
-"""Characters all includes of one text may add together."""
 MAX_STEERING_FILES = 200
 """Steering files read per folder; more are ignored with a warning."""
 
@@ -186,12 +181,6 @@ _LOOSE_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w\-]*)\s*:\s*(?P<value>.*?)\s*$")
 _LOOSE_ITEM = re.compile(r"^\s+-\s*(?P<value>.*?)\s*$|^-\s+(?P<top>.*?)\s*$")
 
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
-
-
 def _loose_parse(block: list[str]) -> tuple[dict[str, Any], int | None]:
     """Plain ``key: value`` lines (and ``- item`` lines under a key with no value), for the
     front matter YAML refuses. Returns the mapping and the 0-based index of the first line
@@ -231,23 +220,6 @@ def _key_line(block: list[str], key: str, first_line: int) -> int:
         if re.match(rf"^\s*{re.escape(key)}\s*:", line, re.IGNORECASE):
             return first_line + index
     return first_line
-
-
-def _split_top_level(text: str) -> list[str]:
-    """``text`` split at commas outside braces and brackets."""
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    for index, char in enumerate(text):
-        if char in "{[":
-            depth += 1
-        elif char in "}]" and depth:
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return [part.strip() for part in parts]
 
 
 def _patterns(value: Any) -> tuple[list[str], bool]:
@@ -495,189 +467,6 @@ def _with_warning(steering: SteeringFile, warning: str) -> SteeringFile:
     )
 
 
-# --- globs --------------------------------------------------------------------------------
-
-MAX_BRACE_EXPANSIONS = 256
-
-
-def expand_braces(pattern: str) -> list[str]:
-    """The patterns a brace glob stands for: ``src/{a,b{c,d}}.ts`` gives ``src/a.ts``,
-    ``src/bc.ts``, ``src/bd.ts``. Unbalanced braces are literal; at most
-    ``MAX_BRACE_EXPANSIONS`` results."""
-    results = [pattern]
-    done: list[str] = []
-    while results and len(done) < MAX_BRACE_EXPANSIONS:
-        current = results.pop(0)
-        span = _first_brace(current)
-        if span is None:
-            done.append(current)
-            continue
-        start, end = span
-        for option in _split_top_level(current[start + 1 : end]):
-            results.append(current[:start] + option + current[end + 1 :])
-    return done[:MAX_BRACE_EXPANSIONS]
-
-
-def _first_brace(pattern: str) -> tuple[int, int] | None:
-    """The first ``{...}`` holding a top-level comma, as (open index, close index)."""
-    for start, char in enumerate(pattern):
-        if char != "{":
-            continue
-        depth = 0
-        for end in range(start, len(pattern)):
-            if pattern[end] == "{":
-                depth += 1
-            elif pattern[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    if len(_split_top_level(pattern[start + 1 : end])) > 1:
-                        return start, end
-                    break
-    return None
-
-
-@lru_cache(maxsize=1024)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if pattern.startswith("**", index):
-            at_start = index == 0 or pattern[index - 1] == "/"
-            after = index + 2
-            if at_start and pattern.startswith("/", after):
-                out.append("(?:.*/)?")
-                index = after + 1
-                continue
-            if at_start and after == len(pattern):
-                out.append(".*")
-                index = after
-                continue
-            out.append("[^/]*")  # `a**b` is two stars within one name
-            index = after
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            close = pattern.find("]", index + 2)
-            if close == -1:
-                out.append(re.escape(char))
-            else:
-                inner = pattern[index + 1 : close]
-                if inner.startswith("!"):
-                    inner = "^" + inner[1:]
-                out.append("[" + inner.replace("\\", "\\\\") + "]")
-                index = close
-        else:
-            out.append(re.escape(char))
-        index += 1
-    return re.compile("".join(out))
-
-
-def _normal_path(path: str) -> str:
-    path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path.lstrip("/")
-
-
-def glob_match(pattern: str, path: str) -> bool:
-    """Whether ``path`` (relative to the project root) matches the glob ``pattern``.
-
-    See the module docstring for the syntax.
-    """
-    path = _normal_path(path)
-    for option in expand_braces(pattern.strip()):
-        option = _normal_path(option)
-        if not option:
-            continue
-        if option.endswith("/"):
-            option += "**"
-        if "/" not in option:
-            if _glob_regex(option).fullmatch(path.rsplit("/", 1)[-1]):
-                return True
-            continue
-        if _glob_regex(option).fullmatch(path):
-            return True
-    return False
-
-
-# --- auto matching -----------------------------------------------------------------------
-
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP_WORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    between both but by can could did do does doing done down during each etc every few for
-    from further get gets had has have having he her here hers him his how i if in into is it
-    its itself just let me more most my no nor not now of off on once only or other our ours
-    out over own please same she should so some such than that the their them then there these
-    they this those through to too under until up use used uses using very via want was we
-    were what when where which while who whom why will with within without would you your
-    yours need needs make makes new file files step""".split()
-)
-
-
-def _stem(word: str) -> str:
-    """A light suffix-stripper: enough to meet ``test``, ``tests``, ``testing``, ``tested``."""
-    if len(word) > 4 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif len(word) > 5 and word.endswith("ing"):
-        word = word[:-3]
-    elif len(word) > 4 and word.endswith("ed"):
-        word = word[:-2]
-    elif len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        word = word[:-2]
-    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if len(word) > 6 and word.endswith(("ation", "ition")):
-        word = word[:-3]
-    elif len(word) > 5 and word.endswith("ion"):
-        word = word[:-3]
-    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "lsz":
-        word = word[:-1]  # running -> runn -> run
-    if len(word) > 4 and word.endswith("e"):
-        word = word[:-1]
-    return word
-
-
-def _terms(text: str) -> set[str]:
-    words = _WORD.findall(text.casefold())
-    return {_stem(word) for word in words if word not in _STOP_WORDS and len(word) > 1}
-
-
-def _auto_terms(steering: SteeringFile) -> tuple[set[str], set[str]]:
-    """The description's content words (the name's when there is no description), and the
-    name's words, which count as shared when the request has them but are not required."""
-    names = _terms(steering.name.replace("/", " "))
-    if steering.declared_name:
-        names |= _terms(steering.declared_name)
-    return (_terms(steering.description) or names), names
-
-
-def auto_score(steering: SteeringFile, request: str) -> tuple[float, tuple[str, ...]]:
-    """How well ``request`` matches an ``auto`` file: the share of the description's content
-    words found in the request, and the words shared (description and name, stemmed,
-    sorted)."""
-    description, names = _auto_terms(steering)
-    if not description:
-        return 0.0, ()
-    asked = _terms(request)
-    score = len(description & asked) / len(description)
-    return score, tuple(sorted((description | names) & asked))
-
-
-def _auto_matches(steering: SteeringFile, request: str) -> tuple[bool, str]:
-    score, shared = auto_score(steering, request)
-    small = len(_auto_terms(steering)[0]) <= AUTO_MIN_SHARED
-    enough = len(shared) >= AUTO_MIN_SHARED or (small and score == 1.0)
-    if enough and score >= AUTO_MIN_COVERAGE:
-        words = ", ".join(shared)
-        return True, f"auto: the request matches its description ({score:.0%}: {words})"
-    return False, ""
-
-
 # --- selection ----------------------------------------------------------------------------
 
 
@@ -723,175 +512,3 @@ def select(
             if matched:
                 chosen.append((item, reason))
     return chosen
-
-
-# --- includes -----------------------------------------------------------------------------
-
-_INCLUDE = re.compile(r"#\[\[file:(?P<path>[^\]\n]+?)\]\]")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
-
-
-@dataclass(frozen=True, slots=True)
-class Included:
-    """One file an include put into a text.
-
-    Attributes:
-        path: The file, relative to the workspace root.
-        size: Characters of its text that went in.
-    """
-
-    path: str
-    size: int
-
-
-class Expansion(NamedTuple):
-    """What ``expand_includes`` returns.
-
-    Attributes:
-        text: The text with every include replaced.
-        included: The files put in, in order (a file included twice is listed twice).
-        problems: What could not be included, and why.
-    """
-
-    text: str
-    included: list[Included]
-    problems: list[str]
-
-
-def _fence_for(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
-    return "`" * (longest + 1)
-
-
-def expand_includes(
-    text: str,
-    workspace: Workspace | Path,
-    *,
-    source: str = "",
-    origin: Path | None = None,
-    max_depth: int = MAX_INCLUDE_DEPTH,
-    max_chars: int = MAX_INCLUDE_CHARS,
-    max_total: int = MAX_INCLUDED_TOTAL,
-) -> Expansion:
-    """Replace each ``#[[file:path]]`` in ``text`` with that file's text.
-
-    Args:
-        text: Markdown (a steering file's body).
-        workspace: The folders includes may read (a path is one root).
-        source: How problems name the text (a steering file's path).
-        origin: The file ``text`` was read from, so that including it again is a cycle.
-        max_depth: How deep includes inside included files are followed.
-        max_chars: Characters kept of one included file.
-        max_total: Characters all includes together may add.
-
-    Returns:
-        The new text, the files included and the problems; a refused, missing, circular or
-        over-budget include is replaced by a note saying so, in place.
-    """
-    if isinstance(workspace, Path):
-        workspace = Workspace([workspace])
-    state = _IncludeState(workspace, max_depth, max_chars, max_total)
-    stack = (Path(os.path.realpath(origin)),) if origin is not None else ()
-    expanded = state.expand(text, source or "text", stack)
-    return Expansion(expanded, state.included, state.problems)
-
-
-@dataclass(slots=True)
-class _IncludeState:
-    workspace: Workspace
-    max_depth: int
-    max_chars: int
-    max_total: int
-    used: int = 0
-    included: list[Included] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def expand(self, text: str, source: str, stack: tuple[Path, ...]) -> str:
-        out: list[str] = []
-        fence: str | None = None
-        for number, line in enumerate(text.split("\n"), start=1):
-            opening = _FENCE.match(line)
-            if fence is not None:
-                if (
-                    opening
-                    and opening.group(1)[0] == fence[0]
-                    and len(opening.group(1)) >= len(fence)
-                ):
-                    fence = None
-                out.append(line)
-                continue
-            if opening:
-                fence = opening.group(1)
-                out.append(line)
-                continue
-            if "#[[" not in line:
-                out.append(line)
-                continue
-            spans = [match.span() for match in _CODE_SPAN.finditer(line)]
-            pieces: list[str] = []
-            last = 0
-            for match in _INCLUDE.finditer(line):
-                if any(start <= match.start() < end for start, end in spans):
-                    continue
-                pieces.append(line[last : match.start()])
-                where = f"{source}:{number}"
-                pieces.append(self._one(match.group("path").strip(), where, stack))
-                last = match.end()
-            pieces.append(line[last:])
-            out.append("".join(pieces))
-        return "\n".join(out)
-
-    def _note(self, where: str, message: str) -> str:
-        self.problems.append(f"{where}: {message}")
-        return f"[include skipped: {message}]"
-
-    def _one(self, raw: str, where: str, stack: tuple[Path, ...]) -> str:
-        path = _unquote(raw.strip())
-        try:
-            real = self.workspace.resolve(path, write=False)
-        except ModelFacingError as error:
-            return self._note(where, f"#[[file:{path}]] is refused: {error}")
-        shown = self.workspace.display(real)
-        if not real.is_file():
-            return self._note(where, f"#[[file:{path}]]: no such file in the workspace")
-        if real in stack:
-            chain = " -> ".join([*(self.workspace.display(p) for p in stack), shown])
-            return self._note(where, f"#[[file:{path}]] includes itself in a cycle ({chain})")
-        if len(stack) >= self.max_depth:
-            return self._note(
-                where, f"#[[file:{path}]] is nested more than {self.max_depth} includes deep"
-            )
-        room = self.max_total - self.used
-        if room <= 0:
-            return self._note(
-                where, f"#[[file:{path}]]: the includes reached {self.max_total} characters"
-            )
-        try:
-            data = real.read_bytes()
-        except OSError as error:
-            return self._note(where, f"#[[file:{path}]] cannot be read ({error.strerror})")
-        if b"\0" in data[:8192]:
-            return self._note(where, f"#[[file:{path}]] is a binary file")
-        content = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
-        content = content.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-        limit = min(self.max_chars, room)
-        cut = len(content) > limit
-        if cut:
-            content = content[:limit].rsplit("\n", 1)[0] if "\n" in content[:limit] else ""
-            self.problems.append(
-                f"{where}: #[[file:{path}]] was cut to {len(content)} of "
-                f"{len(data)} bytes (the include limit)."
-            )
-        self.used += len(content)
-        self.included.append(Included(shown, len(content)))
-        markdown = real.suffix.lower() in (".md", ".markdown", ".mdx", ".txt", "")
-        if markdown:
-            content = self.expand(content, shown, (*stack, real))
-            body = content
-        else:
-            fence = _fence_for(content)
-            language = real.suffix.lstrip(".").lower()
-            body = f"{fence}{language}\n{content}\n{fence}"
-        note = f"\n[... {shown} cut here: the include limit was reached]" if cut else ""
-        return f"<!-- included: {shown} -->\n{body}{note}\n<!-- end of {shown} -->"
