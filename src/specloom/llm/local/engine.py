@@ -18,10 +18,13 @@ How a tool call is made: with ``auto`` the answer streams as text until the mode
 Qwen's ``<tool_call>`` token; then the function's name is decoded (up to the closing quote)
 and its arguments under a grammar made from that function's JSON schema, so they always parse
 (an unknown name still gets a JSON object, and pydantic-ai tells the model the tool does not
-exist). After each call, another ``<tool_call>`` token starts the next. ``required`` starts
-with the token and restricts the name to the offered functions; a named choice writes the
-name itself. With both tools and a JSON schema, the first token decides: a call, or an
-answer decoded under the schema's grammar.
+exist). After each call, another ``<tool_call>`` token starts the next. With ``auto``, a
+first call identical to one the previous turn made, right after its result, is a loop small
+models fall into (Qwen2.5-Coder-1.5B does it at temperature 0): it is dropped before anything
+is sent, and the answer is decoded as text from the prompt written without tools.
+``required`` starts with the token and restricts the name to the offered functions; a named
+choice writes the name itself. With both tools and a JSON schema, the first token decides: a
+call, or an answer decoded under the schema's grammar.
 
 A ``llama_cpp.Llama`` is not thread-safe: one lock serialises generation, so one loaded model
 serves all the concurrent requests of a process in turn. Loading takes its own lock and
@@ -464,12 +467,17 @@ class LocalEngine:
             opened = _Opened(self._tagged_call(job.prompt), tagged=True)
             if request.tool_choice == "required":
                 names = tuple(tool.name for tool in request.tools)
-                return (yield from self._calls(job, opened, names=names))
-            return (yield from self._calls(job, opened, forced=request.tool_choice))
+                finish = yield from self._calls(job, opened, names=names)
+            else:
+                finish = yield from self._calls(job, opened, forced=request.tool_choice)
+            return finish or "tool_calls"  # never None: no repeats were given
+        repeats = _answered_calls(request.messages)
         if output is not None:
             opened = self._next_call(job, job.prompt)
             if opened is not None:
-                return (yield from self._calls(job, opened))
+                finish = yield from self._calls(job, opened, repeats=repeats)
+                if finish is not None:
+                    return finish
             decoded = yield from _as_events(self._decode(job, job.prompt, output, request.stop))
             return decoded.finish
         decoded = yield from _as_events(
@@ -477,7 +485,18 @@ class LocalEngine:
         )
         if decoded.opened is None:
             return decoded.finish
-        return (yield from self._calls(job, decoded.opened))
+        # A repeat can only be taken back while nothing of the answer has been sent.
+        unsent = not decoded.opened.tagged or not decoded.tokens
+        finish = yield from self._calls(job, decoded.opened, repeats=repeats if unsent else None)
+        if finish is not None:
+            return finish
+        # The model asked again for what it was just given: answer from the results instead,
+        # with the prompt written without tools (masking the call token alone is not enough:
+        # the model then writes the same call as bare JSON).
+        assert self._llama is not None
+        prompt = self._tokens(self._llama, render_prompt(request.messages))
+        decoded = yield from _as_events(self._decode(job, prompt, None, request.stop))
+        return decoded.finish
 
     def _tagged_call(self, context: list[int]) -> list[int]:
         """``context`` extended with ``<tool_call>`` and the call's text up to the name."""
@@ -490,8 +509,14 @@ class LocalEngine:
         *,
         forced: str | None = None,
         names: tuple[str, ...] | None = None,
-    ) -> Generator[_Event, None, str]:
-        """Decode calls from a context that ends where the first name begins."""
+        repeats: frozenset[tuple[str, str]] | None = None,
+    ) -> Generator[_Event, None, str | None]:
+        """Decode calls from a context that ends where the first name begins.
+
+        Returns:
+            The finish reason; ``None`` when the first call is one of ``repeats`` (it is then
+            not yielded, and the caller answers otherwise).
+        """
         made = 0
         while True:
             context = opened.context
@@ -506,7 +531,10 @@ class LocalEngine:
             tool = job.request.tool(name)
             grammar = self._grammar(tool.parameters if tool is not None else None)
             arguments, decoded = _collect(self._decode(job, context, grammar, ()))
-            yield _Call(name, arguments.strip() or "{}")
+            arguments = arguments.strip() or "{}"
+            if made == 0 and repeats and (name, _canonical(arguments)) in repeats:
+                return None
+            yield _Call(name, arguments)
             made += 1
             if decoded.finish == "length":
                 return "length"
@@ -658,6 +686,39 @@ class LocalEngine:
             grammar = LlamaGrammar.from_string(build(), verbose=False)
             self._grammars[key] = grammar
         return grammar
+
+
+def _canonical(arguments: Any) -> str:
+    """Call arguments in one spelling, so equal arguments compare equal."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return arguments.strip()
+    return json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+
+
+def _answered_calls(messages: list[Mapping[str, Any]]) -> frozenset[tuple[str, str]]:
+    """The calls of the last assistant turn, when the conversation ends with their results.
+
+    Small models often answer a tool's result by making the same call again, in a loop; a
+    call repeated right after its own result is never useful (it gets the same answer).
+    """
+    position = len(messages)
+    while position > 0 and messages[position - 1].get("role") == "tool":
+        position -= 1
+    if position == len(messages) or position == 0:
+        return frozenset()
+    turn = messages[position - 1]
+    calls = turn.get("tool_calls") if turn.get("role") == "assistant" else None
+    if not isinstance(calls, list):
+        return frozenset()
+    answered: set[tuple[str, str]] = set()
+    for call in calls:
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            answered.add((function["name"], _canonical(function.get("arguments", "{}"))))
+    return frozenset(answered)
 
 
 def _finish(done: _Done, called: bool) -> str:
