@@ -247,30 +247,37 @@ def run_local(runs: int = 5, max_tokens: int = 128, requirements: int = 12) -> l
     load_before = load_average()
     engine = LocalEngine(path)
     engine.load()
-    raw = Llama(
-        str(path),
-        n_ctx=engine.n_ctx,
-        n_threads=engine.n_threads,
-        n_threads_batch=engine.n_threads,
-        verbose=False,
+    # The baseline runs on the engine's thread too: llama.cpp's worker threads belong to the
+    # calling thread, and two sets of them in one process slow each other down.
+    raw = engine.on_engine_thread(
+        lambda: Llama(
+            str(path),
+            n_ctx=engine.n_ctx,
+            n_threads=engine.n_threads,
+            n_threads_batch=engine.n_threads,
+            verbose=False,
+        )
     )
     prompt = _chatml_tokens(raw, requirements)
     model = chat_model(LocalTransport(engine), "http://embedded.specloom.invalid/v1",
                        model_name("1.5b"))  # fmt: skip
     paths = [
-        _Path("raw llama-cpp-python (Llama.generate)", lambda: _raw_run(raw, prompt, max_tokens)),
+        _Path("raw llama-cpp-python (Llama.generate)",
+              lambda: engine.on_engine_thread(_raw_run, raw, prompt, max_tokens)),
         _Path("specloom LocalEngine.chat_stream",
               lambda: _engine_run(engine, requirements, max_tokens)),
         _Path("specloom local_model (pydantic-ai Agent, streamed)",
               lambda: _agent_run(model, engine, requirements, max_tokens)),
     ]  # fmt: skip
-    _raw_run(raw, prompt[:32], 4)  # warm-ups: first-call costs stay out of the figures
+    engine.on_engine_thread(
+        _raw_run, raw, prompt[:32], 4
+    )  # warm-ups: first-call costs stay out of the figures
     _engine_run(engine, 1, 4)
     for round_index in range(runs):
         shift = round_index % len(paths)
         for side in paths[shift:] + paths[:shift]:
             side.runs.append(side.run())
-    raw.close()
+    engine.on_engine_thread(raw.close)
     engine.close()
 
     baseline = paths[0]

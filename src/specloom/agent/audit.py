@@ -43,6 +43,7 @@ from typing import Any
 from specloom.agent.redact import Redactor
 from specloom.errors import StateFileError, UsageError
 from specloom.settings import state_dir
+from specloom.statedb import open_store
 
 __all__ = [
     "AUDIT_NAME",
@@ -105,6 +106,11 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only: rows cannot be deleted');
 END;
 """
+
+_DAMAGED_HINT = (
+    "Move the file aside (specloom starts a new, empty log) and keep the old one: it is the "
+    "record of what the agent did."
+)
 
 _COLUMNS = "id, time, run_id, spec, task, kind, summary, data, checkpoint, digest"
 
@@ -237,44 +243,20 @@ class AuditLog:
         return StateFileError(
             f"the audit log cannot be read: {error}.",
             file=self.path,
-            hint="Move the file aside (specloom starts a new, empty log) and keep the old one: "
-            "it is the record of what the agent did.",
+            hint=_DAMAGED_HINT,
         )
 
     def _open(self) -> sqlite3.Connection:
-        if self._connection is not None:
-            return self._connection
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = sqlite3.connect(
-                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+        if self._connection is None:
+            self._connection = open_store(
+                self.path,
+                schema=_SCHEMA,
+                version=SCHEMA_VERSION,
+                what="the audit log",
+                damaged_hint=_DAMAGED_HINT,
+                newer_hint="Upgrade specloom, or move the file aside to start a new log.",
             )
-        except sqlite3.Error as error:
-            raise self._damaged(error) from error
-        try:
-            connection.execute("PRAGMA busy_timeout = 30000")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.executescript(_SCHEMA)
-            row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                connection.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                connection.close()
-                raise StateFileError(
-                    f"the audit log was written by a newer specloom (schema {row[0]}, this "
-                    f"version reads up to {SCHEMA_VERSION}).",
-                    file=self.path,
-                    hint="Upgrade specloom, or move the file aside to start a new log.",
-                )
-        except (sqlite3.Error, ValueError) as error:
-            connection.close()
-            raise self._damaged(error) from error
-        self._connection = connection
-        return connection
+        return self._connection
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Connection]:

@@ -48,6 +48,7 @@ from specloom.agent.redact import Redactor
 from specloom.errors import SpecNotFoundError, StateFileError, UsageError, WorkspaceError
 from specloom.settings import STATE_DIR, state_dir, user_data_dir
 from specloom.spec.similarity import jaccard, normalize, tokens
+from specloom.statedb import open_store
 from specloom.workspace import read_text
 
 if TYPE_CHECKING:
@@ -103,6 +104,11 @@ CREATE TABLE IF NOT EXISTS rules (
     created TEXT NOT NULL
 );
 """
+
+_DAMAGED_HINT = (
+    "Move the file aside (specloom starts an empty memory) and keep the old one if you need "
+    "its rules."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,43 +238,20 @@ class MemoryStore:
         return StateFileError(
             f"the {self.scope} memory cannot be read: {error}.",
             file=self.path,
-            hint="Move the file aside (specloom starts an empty memory) and keep the old one "
-            "if you need its rules.",
+            hint=_DAMAGED_HINT,
         )
 
     def _open(self) -> sqlite3.Connection:
-        if self._connection is not None:
-            return self._connection
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = sqlite3.connect(
-                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+        if self._connection is None:
+            self._connection = open_store(
+                self.path,
+                schema=_SCHEMA,
+                version=SCHEMA_VERSION,
+                what=f"the {self.scope} memory",
+                damaged_hint=_DAMAGED_HINT,
+                newer_hint="Upgrade specloom, or move the file aside to start an empty memory.",
             )
-        except sqlite3.Error as error:
-            raise self._damaged(error) from error
-        try:
-            connection.execute("PRAGMA busy_timeout = 30000")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-            row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                connection.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                connection.close()
-                raise StateFileError(
-                    f"the {self.scope} memory was written by a newer specloom (schema "
-                    f"{row[0]}, this version reads up to {SCHEMA_VERSION}).",
-                    file=self.path,
-                    hint="Upgrade specloom, or move the file aside to start an empty memory.",
-                )
-        except (sqlite3.Error, ValueError) as error:
-            connection.close()
-            raise self._damaged(error) from error
-        self._connection = connection
-        return connection
+        return self._connection
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Connection]:

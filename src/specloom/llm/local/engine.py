@@ -44,10 +44,11 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from specloom.errors import ModelUnavailableError, UsageError
 from specloom.llm.local.request import (
@@ -67,12 +68,23 @@ from specloom.llm.local.request import (
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaGrammar
 
-__all__ = ["DEFAULT_CONTEXT", "MAX_PARALLEL_CALLS", "LocalEngine", "default_threads", "get_engine"]
+__all__ = [
+    "DEFAULT_CONTEXT",
+    "MAX_PARALLEL_CALLS",
+    "STREAM_INTERVAL_S",
+    "LocalEngine",
+    "default_threads",
+    "get_engine",
+]
+
+_T = TypeVar("_T")
 
 DEFAULT_CONTEXT = 4096
 """Context window in tokens (the catalog says the same)."""
 MAX_PARALLEL_CALLS = 8
 """Tool calls one answer may hold."""
+STREAM_INTERVAL_S = 0.1
+"""Streamed text is sent in pieces at most this often (a few tokens each), not per token."""
 _NAME_TOKEN_LIMIT = 32
 _GRAMMAR_CACHE_SIZE = 64
 
@@ -258,6 +270,9 @@ class LocalEngine:
         self._llama: Llama | None = None
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._thread_id: int | None = None
+        self._executor_lock = threading.Lock()
         self._control: dict[str, int] = {}
         self._stop_ids: frozenset[int] = frozenset()
         self._grammars: dict[str, LlamaGrammar] = {}
@@ -277,6 +292,9 @@ class LocalEngine:
         llama = self._llama
         if llama is not None:
             return llama
+        return self.on_engine_thread(self._load_here)
+
+    def _load_here(self) -> Llama:
         with self._load_lock:
             if self._llama is None:
                 self._llama = self._open()
@@ -286,8 +304,30 @@ class LocalEngine:
         """Free the model's memory (a later request loads it again)."""
         with self._load_lock, self._lock:
             if self._llama is not None:
-                self._llama.close()
+                self.on_engine_thread(self._llama.close)
                 self._llama = None
+
+    def on_engine_thread(self, function: Callable[..., _T], *args: Any) -> _T:
+        """Run ``function`` on the engine's own thread, where every llama.cpp call is made,
+        and return its result (code that drives llama.cpp directly, such as the benchmark's
+        baseline, uses it too).
+
+        llama.cpp's worker threads belong to the thread that calls it; calls from several
+        threads keep several sets of workers, which then compete for the cores (a third
+        slower on two cores). One long-lived thread keeps one set.
+        """
+        if threading.get_ident() == self._thread_id:
+            return function(*args)
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="llama", initializer=self._mark_thread
+                )
+            executor = self._executor
+        return executor.submit(function, *args).result()
+
+    def _mark_thread(self) -> None:
+        self._thread_id = threading.get_ident()
 
     def _open(self) -> Llama:
         hint = "Run `specloom models pull local`, or set SPECLOOM_LOCAL_MODEL_PATH to a GGUF file."
@@ -337,9 +377,9 @@ class LocalEngine:
             UsageError: The request is invalid or its prompt does not fit the context.
             ModelUnavailableError: The model cannot be loaded.
         """
-        job = self._prepare(payload)
+        job = self.on_engine_thread(self._prepare, payload)
         with self._lock:
-            events = list(self._events(job))
+            events = self.on_engine_thread(lambda: list(self._events(job)))
         text = "".join(event.text for event in events if isinstance(event, _Text))
         calls = [event for event in events if isinstance(event, _Call)]
         done = events[-1]
@@ -375,7 +415,25 @@ class LocalEngine:
             UsageError: The request is invalid or its prompt does not fit the context.
             ModelUnavailableError: The model cannot be loaded.
         """
-        return self._chunks(self._prepare(payload))
+        return self._stream(self.on_engine_thread(self._prepare, payload))
+
+    def _stream(self, job: _Job) -> Iterator[dict[str, Any]]:
+        """The chunks of ``job``, each made on the engine thread, holding the lock from the
+        first chunk to the last (or to the iterator's closing)."""
+        with self._lock:
+            chunks = self._chunks(job)
+
+            def step() -> dict[str, Any] | None:
+                return next(chunks, None)
+
+            try:
+                while True:
+                    chunk = self.on_engine_thread(step)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                self.on_engine_thread(chunks.close)
 
     def _prepare(self, payload: Mapping[str, Any]) -> _Job:
         request = parse_request(payload)
@@ -405,20 +463,35 @@ class LocalEngine:
         assert self._llama is not None
         return self._llama.tokenize(text.encode(), add_bos=False, special=False)
 
-    def _chunks(self, job: _Job) -> Iterator[dict[str, Any]]:
+    def _chunks(self, job: _Job) -> Generator[dict[str, Any], None, None]:
         yield self._chunk(job, {"role": "assistant", "content": ""})
         calls = 0
         done = _Done("stop", len(job.prompt), 0)
-        with self._lock:
-            for event in self._events(job):
-                if isinstance(event, _Text):
-                    yield self._chunk(job, {"content": event.text})
-                elif isinstance(event, _Call):
-                    call = self._tool_call(event) | {"index": calls}
-                    yield self._chunk(job, {"tool_calls": [call]})
-                    calls += 1
-                else:
-                    done = event
+        pending = ""
+        sent = 0.0
+        # The caller (`_stream`) holds the lock.
+        for event in self._events(job):
+            if isinstance(event, _Text):
+                # Text goes out at most every STREAM_INTERVAL_S (the first piece at
+                # once): each chunk wakes the reader's thread, and on a small machine
+                # that thread competes with llama.cpp's for the cores.
+                pending += event.text
+                now = time.monotonic()
+                if now - sent >= STREAM_INTERVAL_S:
+                    yield self._chunk(job, {"content": pending})
+                    pending, sent = "", now
+                continue
+            if pending:
+                yield self._chunk(job, {"content": pending})
+                pending = ""
+            if isinstance(event, _Call):
+                call = self._tool_call(event) | {"index": calls}
+                yield self._chunk(job, {"tool_calls": [call]})
+                calls += 1
+            else:
+                done = event
+        if pending:
+            yield self._chunk(job, {"content": pending})
         yield self._chunk(job, {}, _finish(done, calls > 0))
         if job.request.include_usage:
             yield {

@@ -9,9 +9,10 @@ the same model talks to a ``specloom models serve-local`` server instead, so sev
 processes share one loaded copy.
 
 Generation blocks (llama.cpp holds a core per thread), so the async transport answers in a
-worker thread, and a streamed answer produces each chunk in a worker thread too: the event
-loop stays free while tokens are decoded, and a cancelled run closes the stream, which
-releases the engine at the next token.
+worker thread, and a streamed answer is decoded by a producer thread that runs ahead of the
+reader: the event loop stays free while tokens are decoded, the per-chunk work of the SDK
+and pydantic-ai overlaps the next token's decoding, and a cancelled run closes the stream,
+which releases the engine at the next token.
 
 The model's profile says what it can do: JSON-schema output (llama.cpp grammars, so
 ``NativeOutput`` is used for structured generation), tools, text only (no images or audio),
@@ -23,7 +24,10 @@ May import: the standard library, ``anyio``, ``httpx2``, ``openai``, ``pydantic_
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -72,18 +76,50 @@ class _Body(httpx2.SyncByteStream, httpx2.AsyncByteStream):
         if events is None:
             yield self._reply.body
             return
-        while True:
-            # Each chunk is decoded in a worker thread, so the event loop keeps running.
-            frame = await anyio.to_thread.run_sync(next, events, None)
-            if frame is None:
-                return
-            yield frame
+        # A producer thread decodes the next tokens while the event loop handles the chunks
+        # already made (the OpenAI SDK's parsing, pydantic-ai's events, the caller's work),
+        # so that work is not added to the time of every token.
+        loop = asyncio.get_running_loop()
+        frames: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for frame in events:
+                    loop.call_soon_threadsafe(frames.put_nowait, frame)
+                    if stop.is_set():
+                        break
+            except BaseException as error:  # handed to the reader, which raises it
+                loop.call_soon_threadsafe(frames.put_nowait, error)
+            finally:
+                if stop.is_set():
+                    self._reply.close()  # in this thread: the generator is not shared
+                with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+                    loop.call_soon_threadsafe(frames.put_nowait, None)
+
+        self._producer = threading.Thread(target=produce, name="local-model-stream", daemon=True)
+        self._stop = stop
+        self._producer.start()
+        try:
+            while True:
+                item = await frames.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
 
     def close(self) -> None:
         self._reply.close()
 
     async def aclose(self) -> None:
-        if self._reply.events is not None:
+        producer = getattr(self, "_producer", None)
+        if producer is not None:
+            self._stop.set()
+            await anyio.to_thread.run_sync(producer.join)
+        elif self._reply.events is not None:
             await anyio.to_thread.run_sync(self._reply.close)
 
 
