@@ -35,7 +35,12 @@ def test_many_writers_opening_a_new_file_together_all_succeed(tmp_path: Path) ->
         barrier = threading.Barrier(6)
         failures: list[BaseException] = []
 
-        def write(worker: int, path: Path = path, barrier: threading.Barrier = barrier) -> None:
+        def write(
+            worker: int,
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            failures: list[BaseException] = failures,
+        ) -> None:
             try:
                 barrier.wait()
                 connection = _open(path)

@@ -311,6 +311,28 @@ async def test_sandbox_has_a_private_tmp_and_keeps_cwd(tmp_path: Path) -> None:
     assert lines[-2:] == [str(workspace / "deep"), "/tmp"]
 
 
+async def test_tools_below_tmp_stay_visible_and_read_only(tmp_path: Path) -> None:
+    # A project's virtual environment under /tmp (a clone in /tmp, say) must still run
+    # inside the sandbox, whose /tmp is otherwise private and empty.
+    workspace, venv = tmp_path / "ws", tmp_path / "tools" / ".venv"
+    workspace.mkdir()
+    (venv / "bin").mkdir(parents=True)
+    tool = venv / "bin" / "hello-tool"
+    tool.write_text("#!/bin/sh\necho hello from the tool\n")
+    tool.chmod(0o755)
+    environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    result = await run_command(
+        f"hello-tool && touch {venv}/written",
+        cwd=workspace,
+        env=environment,
+        sandbox=Sandbox([workspace]),
+    )
+    assert result.sandboxed
+    assert result.output.startswith("hello from the tool\n")
+    assert result.exit_code != 0  # the tool's folder is visible, not writable
+    assert not (venv / "written").exists()
+
+
 async def test_extra_writable_folders(tmp_path: Path) -> None:
     workspace, cache = tmp_path / "ws", tmp_path / "cache"
     workspace.mkdir()

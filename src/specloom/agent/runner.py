@@ -190,7 +190,7 @@ async def run_command(
     environment = dict(os.environ if env is None else env)
     sandboxed = sandbox is not None and sandbox.available
     if sandbox is not None and sandboxed:
-        argv = sandbox.wrap(argv, cwd=cwd)
+        argv = sandbox.wrap(argv, cwd=cwd, env=environment)
         environment = sandbox.environment(environment)
     capture = _Capture(output_cap)
     started = time.monotonic()

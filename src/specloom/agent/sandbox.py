@@ -1,7 +1,8 @@
 """The sandbox around the commands the agent runs: bubblewrap where it works.
 
 A sandboxed command sees the whole file system read-only (``--ro-bind / /``), an empty private
-``/tmp`` (``--tmpfs /tmp``, gone when the command ends), a minimal ``/dev``, and can write
+``/tmp`` (``--tmpfs /tmp``, gone when the command ends; the tools its ``PATH`` and virtual
+environment name below ``/tmp`` stay visible there, read-only), a minimal ``/dev``, and can write
 only to the workspace roots and the folders named in ``agent.sandbox.extra_writable``. It has
 no network (``--unshare-net``; loopback inside reaches nothing outside) unless
 ``agent.sandbox.network`` is true, no capabilities (``--cap-drop ALL``, which matters when
@@ -27,6 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -131,6 +133,32 @@ def _probe(executable: str | None, network: bool) -> SandboxStatus:
     )
 
 
+def _tools_below_tmp(argv: Sequence[str], env: Mapping[str, str]) -> list[Path]:
+    """The folders below ``/tmp`` a command needs to start: its program, the ``PATH`` entries,
+    the active virtual environment and this Python's own prefix (the private ``/tmp`` would
+    hide a project's ``.venv`` when the project lives there). A ``bin`` folder stands for the
+    environment holding it."""
+    candidates: list[str] = [sys.prefix, sys.base_prefix, env.get("VIRTUAL_ENV", "")]
+    candidates += env.get("PATH", "").split(os.pathsep)
+    if argv and os.path.isabs(argv[0]):
+        candidates.append(os.path.dirname(argv[0]))
+    tmp = Path("/tmp")
+    found: list[Path] = []
+    for candidate in candidates:
+        if not candidate or not os.path.isabs(candidate):
+            continue
+        path = Path(os.path.normpath(candidate))
+        if path.name in ("bin", "Scripts"):
+            path = path.parent
+        if path == tmp or tmp not in path.parents or not path.is_dir():
+            continue
+        if any(path == kept or kept in path.parents for kept in found):
+            continue
+        found = [kept for kept in found if path not in kept.parents]
+        found.append(path)
+    return found
+
+
 def _options(
     writable: Sequence[Path],
     extra_writable: Sequence[Path],
@@ -138,12 +166,16 @@ def _options(
     network: bool,
     isolate_pids: bool,
     cwd: str,
+    visible: Sequence[Path] = (),
 ) -> list[str]:
     options = ["--ro-bind", "/", "/", "--dev", "/dev"]
     if isolate_pids:
         options += ["--unshare-pid", "--proc", "/proc"]
-    # The private /tmp comes before the writable binds, so roots below /tmp stay visible.
+    # The private /tmp comes before the binds, so roots and tools below /tmp stay visible;
+    # the read-only tools come before the writable roots, so a root holding one stays writable.
     options += ["--tmpfs", "/tmp"]
+    for folder in visible:
+        options += ["--ro-bind-try", str(folder), str(folder)]
     for folder in writable:
         options += ["--bind", str(folder), str(folder)]
     for folder in extra_writable:
@@ -245,8 +277,13 @@ class Sandbox:
             f"Commands run in a sandbox {network}, writing only to {writable} and a private /tmp."
         )
 
-    def wrap(self, argv: Sequence[str], *, cwd: Path) -> list[str]:
+    def wrap(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
+    ) -> list[str]:
         """``argv`` as a command line that runs it inside the sandbox, in folder ``cwd``.
+
+        ``env`` (default: this process's) is the command's environment: the tools its
+        ``PATH`` names below ``/tmp`` stay visible, read-only, under the private ``/tmp``.
 
         Raises:
             RuntimeError: The sandbox is not available (check ``available`` first).
@@ -260,6 +297,7 @@ class Sandbox:
             network=self.network,
             isolate_pids=status.isolates_pids,
             cwd=str(cwd),
+            visible=_tools_below_tmp(argv, os.environ if env is None else env),
         )
         return [status.bwrap, *options, "--", *argv]
 
