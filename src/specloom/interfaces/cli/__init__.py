@@ -14,6 +14,7 @@ commands that need them) the other layers.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, ParamSpec, TypeVar
@@ -90,6 +91,8 @@ def main() -> None:
     With ``--json``, even argument errors (a missing argument, a bad choice) are reported as
     a JSON object on stdout, so scripts always get JSON back.
     """
+    # specloom owns its terminal output: no first-run banner from the model library.
+    os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")
     if "--json" not in sys.argv[1:]:
         app()
         return
@@ -108,6 +111,7 @@ def main() -> None:
 
 # The commands live in their own module, which registers them on `app` when imported.
 from specloom.interfaces.cli import agent_commands as _agent_commands  # noqa: E402, F401
+from specloom.interfaces.cli import chat_commands as _chat_commands  # noqa: E402, F401
 from specloom.interfaces.cli import checkpoint_commands as _checkpoint_commands  # noqa: E402, F401
 from specloom.interfaces.cli import log_commands as _log_commands  # noqa: E402, F401
 from specloom.interfaces.cli import mcp_commands as _mcp_commands  # noqa: E402, F401

@@ -1,11 +1,16 @@
 """Offline spec commands: init, list, show, task, lint, analyze, tasks, trace, import.
 
+``init --steering`` and ``analyze --llm`` use a model: ``specloom.llm`` and
+``specloom.workflows`` load inside those branches only, so the offline commands start fast.
+
 May import: ``specloom.errors``, ``specloom.workspace``, ``specloom.spec``,
-``specloom.interfaces.cli``.
+``specloom.interfaces.cli`` and, inside the commands that use a model, ``specloom.llm`` and
+``specloom.workflows``.
 """
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,8 +19,10 @@ import typer
 
 from specloom.errors import UsageError
 from specloom.interfaces.cli import JsonOption, app, handles_errors
+from specloom.interfaces.cli.model_commands import BudgetOption, ModelOption
 from specloom.interfaces.cli.output import (
     emit_json,
+    is_terminal,
     print_findings,
     print_table,
     say,
@@ -24,6 +31,7 @@ from specloom.interfaces.cli.output import (
 if TYPE_CHECKING:  # the spec modules load inside the commands, keeping --help fast
     from specloom.spec.findings import Finding
     from specloom.spec.tasks import TasksDocument
+    from specloom.workflows.review import Decision, Review, Rewrite
     from specloom.workspace import Workspace
 
 RootOption = Annotated[
@@ -63,20 +71,99 @@ def _workspace(root: Path | None) -> Workspace:
 
 @app.command("init")
 @handles_errors
-def init_command(root: RootOption = None, as_json: JsonOption = False) -> None:
-    """Create .kiro/ (specs, steering, hooks, settings); existing files are left alone."""
+def init_command(
+    root: RootOption = None,
+    steering: Annotated[
+        bool,
+        typer.Option(
+            "--steering",
+            help="Also write the foundation steering files (product.md, tech.md, "
+            "structure.md) from the repository, with a model.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --steering: replace steering files that exist.")
+    ] = False,
+    model: ModelOption = None,
+    budget: BudgetOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create .kiro/ (specs, steering, hooks, settings); existing files are left alone.
+
+    With --steering, a model also writes .kiro/steering/product.md, tech.md, structure.md.
+
+    It writes them from the README, manifests, languages, folders and test command.
+
+    A steering file that exists is only replaced with --force.
+    """
     from specloom.workspace import Workspace
 
+    if force and not steering:
+        raise UsageError("--force only applies to --steering.", hint="Add --steering.")
     workspace = Workspace((root or Path.cwd()).resolve())
     created = workspace.init()
+    data: dict[str, object] = {
+        "root": str(workspace.root),
+        "created": [workspace.display(p) for p in created],
+    }
+    if not as_json:
+        if created:
+            for folder in created:
+                say(f"created {workspace.display(folder)}/")
+        elif not steering:
+            say(f"{workspace.display(workspace.kiro)}/ is already set up; nothing changed.")
+    if steering:
+        data["steering"] = _write_steering(workspace, force, model, budget, as_json)
     if as_json:
-        emit_json({"root": str(workspace.root), "created": [workspace.display(p) for p in created]})
-        return
-    if created:
-        for folder in created:
-            say(f"created {workspace.display(folder)}/")
-    else:
-        say(f"{workspace.display(workspace.kiro)}/ is already set up; nothing changed.")
+        emit_json(data)
+
+
+def _write_steering(
+    workspace: Workspace, force: bool, model: str | None, budget: str | None, as_json: bool
+) -> dict[str, object]:
+    import anyio
+
+    from specloom.workflows.steering_foundation import (
+        foundation_targets,
+        write_foundation_steering,
+    )
+
+    targets, skipped = foundation_targets(workspace.root, force=force)
+    written: list[str] = []
+    facts: dict[str, object] | None = None
+    spent: dict[str, float] = {}
+    if targets:
+        from specloom.llm.session import open_model_session
+
+        session = open_model_session(
+            command="init --steering", model=model, kind="spec", budget=budget,
+            root=workspace.root,
+        )  # fmt: skip
+        result = anyio.run(
+            lambda: write_foundation_steering(
+                workspace.root,
+                model=session.model,
+                settings=session.settings,
+                force=force,
+                on_progress=None if as_json else say,
+            )
+        )
+        written = [workspace.display(path) for path in result.written]
+        skipped = result.skipped
+        facts = result.facts.to_dict() if result.facts is not None else None
+        spent = session.spent()
+    shown_skipped = [workspace.display(path) for path in skipped]
+    if not as_json:
+        for path in written:
+            say(f"wrote {path}")
+        for path in shown_skipped:
+            say(f"skipped {path}: it exists (use --force to replace it)")
+        if facts is not None:
+            command = facts.get("test_command")
+            say(f"test command: {command}" if command else
+                "no test command found: set `verify.command` in .kiro/settings/specloom.json "
+                "or write a `Test command: `...`` line in .kiro/steering/tech.md")  # fmt: skip
+    return {"written": written, "skipped": shown_skipped, "facts": facts, "spent": spent}
 
 
 @app.command("list")
@@ -190,19 +277,147 @@ def lint_command(
 @handles_errors
 def analyze_command(
     spec: Annotated[str, typer.Argument(help="Spec name.")],
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Also ask a model for inconsistencies, ambiguities, gaps and conflicts, "
+            "each with a suggested rewrite of its line.",
+        ),
+    ] = False,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="With --llm: apply the rewrites you accept, one by one."),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --fix: accept every rewrite without asking.")
+    ] = False,
+    model: ModelOption = None,
+    budget: BudgetOption = None,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Cross-check requirements, design and tasks: gaps, dangling references, conflicts.
 
     Exit 0 with no error findings, 1 with any, 2 on unreadable input.
+
+    With --llm, a model reviews the spec too; its findings are warnings (never exit 1).
     """
     from specloom.spec.analysis import analyze_spec
     from specloom.spec.findings import exit_code_for
 
-    findings = analyze_spec(_workspace(root).load(spec))
-    _report(findings, as_json)
-    raise typer.Exit(exit_code_for(findings))
+    if (fix or yes or model or budget) and not llm:
+        raise UsageError(
+            "--fix, --yes, --model and --budget apply to the model review.",
+            hint="Add --llm (the rewrites come from the model's review).",
+        )
+    if yes and not fix:
+        raise UsageError("--yes only applies to --fix.", hint="Add --fix.")
+    if not llm:
+        findings = analyze_spec(_workspace(root).load(spec))
+        _report(findings, as_json)
+        raise typer.Exit(exit_code_for(findings))
+    interactive = not as_json and is_terminal(sys.stdin) and is_terminal(sys.stdout)
+    if fix and not yes and not interactive:
+        raise UsageError(
+            "--fix asks about each rewrite, and nobody can answer here (no terminal, or --json).",
+            hint="Add --yes to accept every rewrite, or run it in a terminal.",
+        )
+    review, fixed, spent = _review(_workspace(root), spec, model, budget, fix, yes, as_json)
+    if as_json:
+        emit_json(
+            {
+                "spec": review.spec,
+                "findings": [
+                    finding.to_dict() | {"source": review.source_of(finding)}
+                    for finding in review.findings
+                ],
+                "rewrites": [rewrite.to_dict() for rewrite in review.rewrites],
+                "model": {
+                    "findings": len(review.model_findings),
+                    "repeats": review.repeats,
+                    "dropped": review.dropped,
+                    "moved": review.moved,
+                    "bad_rewrites": review.bad_rewrites,
+                    "repairs": review.repairs,
+                    "requests": review.requests,
+                    "input_tokens": review.input_tokens,
+                    "output_tokens": review.output_tokens,
+                },
+                "fix": fixed,
+                "spent": spent,
+            }
+        )
+    raise typer.Exit(exit_code_for(review.findings))
+
+
+def _review(
+    workspace: Workspace,
+    spec: str,
+    model: str | None,
+    budget: str | None,
+    fix: bool,
+    yes: bool,
+    as_json: bool,
+) -> tuple[Review, dict[str, object] | None, dict[str, float]]:
+    """Run the model review (printing it as text unless ``--json``) and ``--fix``."""
+    import anyio
+
+    from specloom.llm.session import open_model_session
+    from specloom.workflows.review import apply_rewrites, review_spec
+
+    workspace.load(spec)  # a missing or broken spec is reported before any model is resolved
+    session = open_model_session(
+        command="analyze", model=model, kind="spec", budget=budget, root=workspace.root,
+        spec=spec,
+    )  # fmt: skip
+    review = anyio.run(lambda: review_spec(workspace, spec, model=session.model))
+    if not as_json:
+        print_findings(review.findings)
+        extra = (f", {review.moved} moved off a blank line" if review.moved else "") + (
+            f", {review.bad_rewrites} unusable rewrite(s) left out" if review.bad_rewrites else ""
+        )
+        say(
+            f"model review: {len(review.model_findings)} finding(s) added, {review.repeats} "
+            f"repeating a rule finding, {review.dropped} dropped (no such line){extra}; "
+            f"{review.input_tokens} tokens in, {review.output_tokens} out"
+        )
+    fixed: dict[str, object] | None = None
+    if fix:
+        if not review.rewrites:
+            if not as_json:
+                say("no rewrites to apply.")
+            fixed = {"applied": [], "declined": [], "refused": [], "files": []}
+        else:
+            decide = (lambda rewrite: "all") if yes else _ask_rewrite
+            report = apply_rewrites(workspace, spec, review.rewrites, decide)
+            fixed = report.to_dict()
+            if not as_json:
+                for rewrite in report.applied:
+                    say(f"applied {rewrite.display}:{rewrite.line}")
+                for rewrite, reason in report.refused:
+                    say(f"refused {rewrite.display}:{rewrite.line}: {reason}")
+                say(f"{len(report.applied)} applied, {len(report.declined)} declined, "
+                    f"{len(report.refused)} refused")  # fmt: skip
+    return review, fixed, session.spent()
+
+
+def _ask_rewrite(rewrite: Rewrite) -> Decision:
+    """Show one rewrite (old line, new line) and ask whether to apply it."""
+    finding = rewrite.finding
+    say()
+    say(f"{rewrite.display}:{rewrite.line}: {finding.rule} {finding.message}")
+    say(f"  - {rewrite.old}")
+    for line in rewrite.new.split("\n"):
+        say(f"  + {line}")
+    answers: dict[str, Decision] = {"y": "yes", "n": "no", "a": "all", "q": "quit"}
+    while True:
+        reply = typer.prompt(
+            "Apply? [y]es, [n]o, [a]ll the rest, [q]uit", default="n", show_default=False
+        )
+        decision = answers.get(reply.strip().lower()[:1])
+        if decision is not None:
+            return decision
 
 
 def _report(findings: list[Finding], as_json: bool) -> None:
