@@ -206,3 +206,39 @@ def test_the_context_cap_follows_the_smallest_context_window() -> None:
     assert context_chars(FallbackModel(routed(200_000), routed(4096))) == 4096
     assert context_chars(routed(None)) is None
     assert context_chars(FunctionModel(answer)) is None
+
+
+async def test_a_run_in_a_worktree_keeps_its_record_in_the_project(
+    project: Path, tmp_path: Path
+) -> None:
+    # A task working in its own checkout writes the audit log into the project, so the
+    # record outlives the checkout.
+    checkout = tmp_path / "checkout"
+    git(project, "worktree", "add", "-q", "--detach", str(checkout))
+    seen: list[list[ModelMessage]] = []
+    model = scripted(
+        [
+            call("write_file", "w1", path="notes.txt", content="done\n"),
+            ModelResponse([TextPart("ok")]),
+        ],
+        seen,
+    )
+    prepared = prepare_agent(
+        checkout,
+        model,
+        settings=load_settings(project),
+        mode="autopilot",
+        run_id="worktree-run",
+        use_mcp=False,
+        state_root=project,
+    )
+    try:
+        result = await prepared.run("write the notes", with_context=False)
+    finally:
+        prepared.close()
+    assert result.stop == "completed"
+    assert (checkout / "notes.txt").read_text() == "done\n"
+    assert not (project / "notes.txt").exists()
+    kinds = [entry.kind for entry in AuditLog.for_project(project).entries(run_id="worktree-run")]
+    assert kinds[0] == "run_start" and "tool_call" in kinds and "checkpoint" in kinds
+    assert not (checkout / ".kiro" / ".specloom" / "audit.sqlite3").exists()

@@ -184,6 +184,7 @@ def prepare_agent(
     limits: AgentLimits | None = None,
     stream: bool | None = None,
     extra_roots: Sequence[Path] = (),
+    state_root: Path | None = None,
 ) -> PreparedAgent:
     """Assemble an agent run in ``root``.
 
@@ -209,6 +210,9 @@ def prepare_agent(
         limits: Caps on the run (default: ``agent.limits`` in settings).
         stream: Stream the model's answers (default: when the model can).
         extra_roots: More folders the file tools may use.
+        state_root: The project whose ``.kiro/.specloom/`` keeps the audit log and the MCP
+            servers' logs (default ``root``; a task working in a git worktree passes the
+            project, so its record outlives the worktree).
 
     Raises:
         SettingsError: A bad ``agent`` setting or permission file.
@@ -228,7 +232,8 @@ def prepare_agent(
         mode=cast("Mode | None", mode),
         sandbox=Sandbox.from_settings(settings, roots),
     )
-    log = AuditLog.for_project(root) if audit else None
+    state_root = state_root.resolve() if state_root is not None else root
+    log = AuditLog.for_project(state_root) if audit else None
     trail = AuditTrail(log, run_id, spec=spec, task=task) if log is not None else None
     settled: list[ApprovalSettled] = []
     gate_holder: list[_Gate] = []
@@ -296,7 +301,7 @@ def prepare_agent(
     toolsets = build_toolsets(
         mcp,
         approve=gate.approve_mcp,
-        log_dir=state_dir(root) / "logs",
+        log_dir=state_dir(state_root) / "logs",
         on_failure=lambda server, reason: notices.append(f"MCP server {server}: {reason}"),
     )
     runner = AgentRunner(

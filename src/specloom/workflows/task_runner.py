@@ -431,6 +431,7 @@ class _TaskRun:
             task=job.task_id,
             use_mcp=options.use_mcp,
             limits=options.limits,
+            state_root=job.root,
         )
 
     async def _attempts(
