@@ -113,6 +113,7 @@ def main() -> None:
 from specloom.interfaces.cli import agent_commands as _agent_commands  # noqa: E402, F401
 from specloom.interfaces.cli import chat_commands as _chat_commands  # noqa: E402, F401
 from specloom.interfaces.cli import checkpoint_commands as _checkpoint_commands  # noqa: E402, F401
+from specloom.interfaces.cli import hooks_commands as _hooks_commands  # noqa: E402, F401
 from specloom.interfaces.cli import log_commands as _log_commands  # noqa: E402, F401
 from specloom.interfaces.cli import mcp_commands as _mcp_commands  # noqa: E402, F401
 from specloom.interfaces.cli import memory_commands as _memory_commands  # noqa: E402, F401
