@@ -67,6 +67,7 @@ from specloom.settings import Settings
 if TYPE_CHECKING:
     from specloom.agent.audit import AuditTrail
     from specloom.agent.checkpoints import CheckpointStore
+    from specloom.hooks.bus import HookBus
     from specloom.llm.metering import UsageRecorder
 
 __all__ = [
@@ -93,8 +94,11 @@ say in a few lines what you changed and how you checked it. If you cannot finish
 _RESULT_SHOWN = 4000
 """Characters of a tool result put into a ``ToolFinished`` event."""
 
-StopReason = Literal["completed", "cancelled", "timeout", "step_limit", "usage_limit", "budget"]
-"""Why a run ended: ``completed`` (the model answered without a tool call) or a limit."""
+StopReason = Literal[
+    "completed", "cancelled", "timeout", "step_limit", "usage_limit", "budget", "blocked"
+]
+"""Why a run ended: ``completed`` (the model answered without a tool call), a limit, or
+``blocked`` (a ``promptSubmit`` hook refused the request before the model saw it)."""
 
 
 class Approvals(Protocol):
@@ -246,6 +250,8 @@ class AgentRunner:
         task: The task the run serves, for checkpoint messages.
         spec: The spec of that task.
         extra_roots: More folders the file tools may use.
+        hooks: The project's hooks: ``preToolUse`` hooks may refuse a tool call, and
+            ``postToolUse`` hooks add to its result.
     """
 
     def __init__(
@@ -267,6 +273,7 @@ class AgentRunner:
         task: str | None = None,
         spec: str | None = None,
         extra_roots: Sequence[Path] = (),
+        hooks: HookBus | None = None,
     ) -> None:
         self.root = root.resolve()
         self.model = model
@@ -284,6 +291,7 @@ class AgentRunner:
         self.task = task
         self.spec = spec
         self.extra_roots = list(extra_roots)
+        self.hooks = hooks
         self._token: CancellationToken | None = None
         self._cancel_requested = False
         self._step = 0
@@ -336,10 +344,23 @@ class AgentRunner:
         if context is not None:
             instructions = f"{instructions}\n\n{context.render()}".rstrip()
             await self._report_context(context)
+        toolsets = [builtin_toolset(env, read_only=self.read_only), *self.toolsets]
+        if self.hooks is not None and (
+            self.hooks.has_hooks("preToolUse") or self.hooks.has_hooks("postToolUse")
+        ):
+            from specloom.hooks.toolset import with_hooks
+
+            toolsets = with_hooks(
+                toolsets,
+                self.hooks,
+                session_id=self.hooks.session_id,
+                spec=self.spec,
+                task=self.task,
+            )
         agent: Agent[None, str] = Agent(
             self.model,
             instructions=instructions,
-            toolsets=[builtin_toolset(env, read_only=self.read_only), *self.toolsets],
+            toolsets=toolsets,
             output_type=str,
             retries={"tools": 2, "output": 1},
         )

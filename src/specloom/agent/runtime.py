@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pydantic_ai.models import Model
 
     from specloom.agent.context import Context
+    from specloom.hooks.bus import HookBus
     from specloom.llm.metering import UsageRecorder
 
 __all__ = ["Ask", "AskTool", "PreparedAgent", "context_chars", "prepare_agent"]
@@ -68,6 +69,7 @@ class PreparedAgent:
         notices: Things to tell the user before the run (the sandbox being unavailable,
             unusable MCP entries, odd permission rules), each once.
         run_id: The run's id in the audit log and usage ledger.
+        hooks: The project's hooks, when the run fires them.
     """
 
     runner: AgentRunner
@@ -78,6 +80,7 @@ class PreparedAgent:
     notices: list[str] = field(default_factory=list)
     run_id: str = ""
     _log: AuditLog | None = None
+    hooks: HookBus | None = None
 
     def context(self, request: str, *, touched_paths: Sequence[str] = ()) -> Context:
         """The context block for ``request`` (steering, references, map, memory)."""
@@ -107,8 +110,52 @@ class PreparedAgent:
             history: Earlier messages, to continue a conversation.
             with_context: Build the context block (steering, references, map, memory).
         """
+        hooks = self.hooks
+        if hooks is not None and hooks.has_hooks("promptSubmit"):
+            from specloom.hooks.model import EventKind, HookEvent
+            from specloom.hooks.toolset import hook_context_text
+
+            submitted = await hooks.dispatch(
+                HookEvent(
+                    EventKind.promptSubmit,
+                    self.runner.root,
+                    session_id=hooks.session_id,
+                    spec=self.runner.spec,
+                    task=self.runner.task,
+                    prompt=request,
+                )
+            )
+            if submitted.blocked:
+                result = AgentResult(
+                    "", "blocked", detail=f"a promptSubmit hook refused it: {submitted.reason}"
+                )
+                if self.audit is not None:
+                    self.audit.run_finished(result.stop, detail=result.detail)
+                return result
+            if submitted.context:
+                request = f"{request}\n\n{hook_context_text(submitted.context)}"
         context = self.context(request, touched_paths=touched_paths) if with_context else None
         result = await self.runner.run(request, context=context, history=history)
+        if hooks is not None and result.completed and hooks.has_hooks("agentStop"):
+            from specloom.hooks.model import EventKind, HookEvent
+            from specloom.hooks.toolset import hook_context_text
+
+            stopped = await hooks.dispatch(
+                HookEvent(
+                    EventKind.agentStop,
+                    self.runner.root,
+                    session_id=hooks.session_id,
+                    files=tuple(result.changed_files),
+                    spec=self.runner.spec,
+                    task=self.runner.task,
+                )
+            )
+            if stopped.context:
+                # Kiro's agentStop hooks hand the agent one more instruction: follow it once.
+                follow_up = await self.runner.run(
+                    hook_context_text(stopped.context), context=None, history=result.messages
+                )
+                result = _combined(result, follow_up)
         if self.audit is not None:
             self.audit.run_finished(
                 result.stop,
@@ -120,9 +167,28 @@ class PreparedAgent:
         return result
 
     def close(self) -> None:
-        """Close the audit log's connection."""
+        """Close the audit log's connections."""
         if self._log is not None:
             self._log.close()
+        if self.hooks is not None:
+            self.hooks.close()
+
+
+def _combined(first: AgentResult, second: AgentResult) -> AgentResult:
+    """One result for a run and its follow-up (the follow-up's answer and stop)."""
+    return AgentResult(
+        second.output,
+        second.stop,
+        second.detail,
+        first.steps + second.steps,
+        first.requests + second.requests,
+        first.input_tokens + second.input_tokens,
+        first.output_tokens + second.output_tokens,
+        first.tool_calls + second.tool_calls,
+        [*first.checkpoints, *second.checkpoints],
+        list(dict.fromkeys([*first.changed_files, *second.changed_files])),
+        second.messages,
+    )
 
 
 class _Gate:
@@ -185,6 +251,7 @@ def prepare_agent(
     stream: bool | None = None,
     extra_roots: Sequence[Path] = (),
     state_root: Path | None = None,
+    hooks: bool = False,
 ) -> PreparedAgent:
     """Assemble an agent run in ``root``.
 
@@ -213,6 +280,9 @@ def prepare_agent(
         state_root: The project whose ``.kiro/.specloom/`` keeps the audit log and the MCP
             servers' logs (default ``root``; a task working in a git worktree passes the
             project, so its record outlives the worktree).
+        hooks: Fire the project's hooks (``.kiro/hooks/``): ``promptSubmit`` and
+            ``agentStop`` around the run, ``preToolUse`` and ``postToolUse`` around each
+            tool call. Off for the agents hooks themselves start, so hooks cannot recurse.
 
     Raises:
         SettingsError: A bad ``agent`` setting or permission file.
@@ -296,6 +366,21 @@ def prepare_agent(
     sandbox_notice = policy.sandbox_notice
     if sandbox_notice:
         notices.append(sandbox_notice)
+    bus: HookBus | None = None
+    if hooks and not read_only:
+        from specloom.hooks.bus import HookBus
+
+        bus = HookBus.load(
+            root,
+            settings=settings,
+            model=model,
+            mode=mode,
+            ask=ask,
+            approver=approver,
+            session_id=run_id,
+            use_mcp=use_mcp,
+        )
+        notices.extend(problem.render() for problem in bus.problems)
     notices.extend(policy.warnings)
     notices.extend(problem.error.render() for problem in mcp.problems)
     toolsets = build_toolsets(
@@ -320,11 +405,12 @@ def prepare_agent(
         task=task,
         spec=spec,
         extra_roots=extra_roots,
+        hooks=bus,
     )
     gate.runner = runner
     if trail is not None:
         trail.run_started(command, mode=policy.mode)
-    return PreparedAgent(runner, policy, approver, mcp, trail, notices, run_id, log)
+    return PreparedAgent(runner, policy, approver, mcp, trail, notices, run_id, log, bus)
 
 
 def _needed(request: ApprovalRequest, decision: Decision) -> ApprovalNeeded:

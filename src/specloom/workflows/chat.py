@@ -175,7 +175,8 @@ class ChatSession:
             ModelRequestError: The model could not answer.
         """
         result = await self.agent.run(text, history=self.history or None)
-        self.history = list(result.messages)
+        if result.messages:  # a prompt a hook refused leaves the conversation as it was
+            self.history = list(result.messages)
         self.transcript.append(("Developer", text))
         if result.output:
             self.transcript.append(("Agent", result.output))
@@ -337,5 +338,6 @@ def open_chat(
         use_mcp=use_mcp,
         limits=limits,
         extra_roots=extra_roots,
+        hooks=True,
     )
     return ChatSession(prepared, model=model, settings=settings)

@@ -410,7 +410,40 @@ class _TaskRun:
             return self._outcome(False, str(error))
         for notice in self.prepared.notices:
             self._notice(notice)
-        return await self._attempts(task, prompt.text, context, command, property_file)
+        hooks = self.prepared.hooks
+        request = prompt.text
+        if hooks is not None and hooks.has_hooks("preTaskExecution"):
+            from specloom.hooks.model import EventKind, HookEvent
+            from specloom.hooks.toolset import hook_context_text
+
+            before = await hooks.dispatch(
+                HookEvent(
+                    EventKind.preTaskExecution,
+                    job.workdir,
+                    session_id=hooks.session_id,
+                    spec=job.spec,
+                    task=job.task_id,
+                )
+            )
+            if before.blocked:
+                return self._outcome(False, f"blocked by a preTaskExecution hook: {before.reason}")
+            if before.context:
+                request = f"{request}\n\n{hook_context_text(before.context)}"
+        outcome = await self._attempts(task, request, context, command, property_file)
+        if hooks is not None and hooks.has_hooks("postTaskExecution"):
+            from specloom.hooks.model import EventKind, HookEvent
+
+            await hooks.dispatch(
+                HookEvent(
+                    EventKind.postTaskExecution,
+                    job.workdir,
+                    session_id=hooks.session_id,
+                    files=tuple(outcome.changed_files),
+                    spec=job.spec,
+                    task=job.task_id,
+                )
+            )
+        return outcome
 
     def _prepare(self) -> PreparedAgent:
         from specloom.agent.runtime import prepare_agent
@@ -432,6 +465,7 @@ class _TaskRun:
             use_mcp=options.use_mcp,
             limits=options.limits,
             state_root=job.root,
+            hooks=True,
         )
 
     async def _attempts(

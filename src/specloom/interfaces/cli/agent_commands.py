@@ -92,6 +92,7 @@ def agent_command(
         read_only=read_only,
         use_mcp=not no_mcp,
         limits=limits,
+        hooks=True,
     )
     for notice in prepared.notices:
         printer.notice(notice)
