@@ -27,6 +27,8 @@ if str(_BENCH) not in sys.path:
 
 from checkpoints import run_checkpoints  # noqa: E402
 from cold_start import ensure_specify, run_cold_start, specify_version  # noqa: E402
+from context_tokens import run_context_tokens  # noqa: E402
+from hooks_latency import run_hooks_latency  # noqa: E402
 from local_model import run_local  # noqa: E402
 from reporting import Table, environment_table  # noqa: E402
 from scale import run_scale  # noqa: E402
@@ -50,7 +52,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("cold-start", "scale", "checkpoints", "local"),
+        choices=("cold-start", "scale", "checkpoints", "local", "context", "hooks"),
         help="run one benchmark only",
     )
     return parser.parse_args(argv)
@@ -86,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     if options.only in (None, "local"):
         local_runs, max_tokens, requirements = _LOCAL_QUICK if options.quick else _LOCAL_FULL
         for table in run_local(runs=local_runs, max_tokens=max_tokens, requirements=requirements):
+            print(table.text(), end="\n\n", flush=True)
+            tables.append(table)
+    if options.only in (None, "context"):
+        for table in run_context_tokens():
+            print(table.text(), end="\n\n", flush=True)
+            tables.append(table)
+    if options.only in (None, "hooks"):
+        writes = 10 if options.quick else 50
+        for table in run_hooks_latency(writes=writes, burst=100):
             print(table.text(), end="\n\n", flush=True)
             tables.append(table)
     elapsed = time.perf_counter() - started
