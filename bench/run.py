@@ -32,6 +32,7 @@ from hooks_latency import run_hooks_latency  # noqa: E402
 from local_model import run_local  # noqa: E402
 from reporting import Table, environment_table  # noqa: E402
 from scale import run_scale  # noqa: E402
+from scheduler import run_scheduler  # noqa: E402
 
 RESULTS = _BENCH / "results" / "latest.md"
 
@@ -52,7 +53,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("cold-start", "scale", "checkpoints", "local", "context", "hooks"),
+        choices=("cold-start", "scale", "checkpoints", "local", "context", "hooks", "scheduler"),
         help="run one benchmark only",
     )
     return parser.parse_args(argv)
@@ -88,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     if options.only in (None, "local"):
         local_runs, max_tokens, requirements = _LOCAL_QUICK if options.quick else _LOCAL_FULL
         for table in run_local(runs=local_runs, max_tokens=max_tokens, requirements=requirements):
+            print(table.text(), end="\n\n", flush=True)
+            tables.append(table)
+    if options.only in (None, "scheduler"):
+        for table in run_scheduler(quick=options.quick):
             print(table.text(), end="\n\n", flush=True)
             tables.append(table)
     if options.only in (None, "context"):

@@ -55,6 +55,14 @@ def test_no_dependency_lines_means_document_order() -> None:
     assert [graph.dependencies(t) for t in graph.leaves] == [[], ["1"], ["2.1"]]
 
 
+def test_a_plan_whose_tasks_all_depend_on_none_is_fully_parallel() -> None:
+    text = "- [ ] 1. a\n  - _Depends on: none_\n- [ ] 2. b\n  - _Depends on: -_\n- [ ] 3. c\n"
+    graph = TaskGraph(parse_tasks(text))
+    assert graph.source == "explicit"
+    assert [graph.dependencies(t) for t in graph.leaves] == [[], [], []]
+    assert graph.ready(done=[]) == ["1", "2", "3"]
+
+
 def test_waves_block_orders_tasks_and_unlisted_leaves_wait() -> None:
     text = (
         "- [ ] 1. a\n- [ ] 2. b\n- [ ] 3. c\n- [ ] 4. Checkpoint\n\n"

@@ -96,6 +96,7 @@ class Task:
         parallel: cc-sdd's ``(P)``: may run beside its neighbours.
         explicit_id: Whether the id is written in the file.
         references_line: Line of its ``_Requirements:_`` line (0 when it has none).
+        states_dependencies: It has a ``_Depends on:_`` line, even one that says ``none``.
     """
 
     id: str
@@ -116,6 +117,7 @@ class Task:
     parallel: bool = False
     explicit_id: bool = True
     references_line: int = 0
+    states_dependencies: bool = False
 
     def cited(self) -> list[str]:
         """Every requirement or criterion id the task cites, in order, without repeats."""
@@ -194,8 +196,9 @@ class TasksDocument:
         return found
 
     def has_dependency_lines(self) -> bool:
-        """Whether any task states its dependencies explicitly."""
-        return any(task.depends_on for task in self.tasks)
+        """Whether any task states its dependencies explicitly (``_Depends on: none_`` counts:
+        a plan whose tasks all say so is fully parallel, not in document order)."""
+        return any(task.depends_on or task.states_dependencies for task in self.tasks)
 
     def render(self) -> str:
         """The file's text: the original bytes when parsed, Kiro style when built."""
@@ -348,6 +351,7 @@ def _collect_details(doc: Document, index: int, task: Task, tasks: dict[int, Tas
         depends = DEPENDS_LINE.match(text)
         if depends:
             refs = depends.group("refs")
+            task.states_dependencies = True
             if not re.match(r"^\s*(none|-|—|n/?a)?\s*$", refs, re.IGNORECASE):
                 _extend(task.depends_on, parse_id_list(refs))
             reference_lines.add(number)

@@ -119,5 +119,6 @@ from specloom.interfaces.cli import mcp_commands as _mcp_commands  # noqa: E402,
 from specloom.interfaces.cli import memory_commands as _memory_commands  # noqa: E402, F401
 from specloom.interfaces.cli import model_commands as _model_commands  # noqa: E402, F401
 from specloom.interfaces.cli import policy_commands as _policy_commands  # noqa: E402, F401
+from specloom.interfaces.cli import run_commands as _run_commands  # noqa: E402, F401
 from specloom.interfaces.cli import spec_commands as _spec_commands  # noqa: E402, F401
 from specloom.interfaces.cli import usage_commands as _usage_commands  # noqa: E402, F401
