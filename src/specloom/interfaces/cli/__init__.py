@@ -111,6 +111,7 @@ def main() -> None:
 
 # The commands live in their own module, which registers them on `app` when imported.
 from specloom.interfaces.cli import agent_commands as _agent_commands  # noqa: E402, F401
+from specloom.interfaces.cli import authoring_commands as _authoring_commands  # noqa: E402, F401
 from specloom.interfaces.cli import chat_commands as _chat_commands  # noqa: E402, F401
 from specloom.interfaces.cli import checkpoint_commands as _checkpoint_commands  # noqa: E402, F401
 from specloom.interfaces.cli import hooks_commands as _hooks_commands  # noqa: E402, F401
