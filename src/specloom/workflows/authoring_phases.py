@@ -56,6 +56,7 @@ from specloom.workflows.authoring_schemas import (
     TasksDraft,
     bugfix_check,
     bugfix_design_check,
+    complete_plan,
     criterion_check,
     criterion_problems,
     design_check,
@@ -425,6 +426,9 @@ async def _tasks(
         ("Design", prompts.design_listing(design, design_text, int(writer.prompt_chars * 0.3))),
         ("Feature request", state.request),
     ]
+    if writer.window is not None:
+        # A small window leaves about a thousand tokens for the answer: keep the plan short.
+        parts.append(("Size", prompts.SMALL_PLAN_NOTE))
     current = prompts.tasks_listing(parse_tasks(files["tasks.md"])) if "tasks.md" in files else None
     parts += _revision(writer, "implementation plan", current, feedback)
     draft = await writer.ask(
@@ -435,7 +439,22 @@ async def _tasks(
         check=tasks_check(criteria, properties),
         what="implementation plan",
         max_tokens=2048,
+        essential=lambda plan: [] if plan.tasks else ["no tasks"],
     )
+    if writer.salvaged:
+        texts = {criterion.id: criterion.text for criterion in requirements.criteria()}
+        draft, changes = complete_plan(draft, texts, properties)
+        problems = tasks_check(criteria, properties)(draft)
+        if problems:
+            raise ModelRequestError(
+                f"the model could not write a valid implementation plan: {' '.join(problems[:3])}",
+                attempts=[],
+                hint="Nothing was written. Run the command again, make the request more "
+                "specific, or use a larger model with --model.",
+            )
+        writer.notices.append(
+            "The model's plan was completed mechanically: " + "; ".join(changes) + "."
+        )
     return {"tasks.md": render_tasks(tasks_document(draft, criteria, properties, titles))}
 
 

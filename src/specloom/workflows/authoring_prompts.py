@@ -28,6 +28,7 @@ __all__ = [
     "LINKS_INSTRUCTIONS",
     "QUESTIONS_INSTRUCTIONS",
     "REQUIREMENTS_INSTRUCTIONS",
+    "SMALL_PLAN_NOTE",
     "TASKS_INSTRUCTIONS",
     "cut",
     "defuse",
@@ -79,6 +80,11 @@ empty; they are linked to criteria once the requirements are written."""
 
 LINKS_INSTRUCTIONS = """You read one correctness property of a design and list the ids of \
 the acceptance criteria (like 1.2) whose behavior the property's test proves."""
+
+SMALL_PLAN_NOTE = (
+    "Write at most 6 tasks. Give each at most 2 detail steps of a few words, and write "
+    "depends_on only where a task needs another."
+)
 
 TASKS_INSTRUCTIONS = """You write the implementation plan of a software feature: small \
 coding tasks, numbered 1, 2, 3... in order, each done in one sitting.

@@ -27,10 +27,12 @@ from specloom.spec.graph import TaskGraph
 from specloom.spec.lint import lint_criteria
 from specloom.spec.refs import parse_id_list
 from specloom.spec.requirements import Criterion, Requirement
+from specloom.spec.similarity import jaccard, tokens
 from specloom.spec.tasks import Status, Task, TasksDocument
 
 __all__ = [
     "MAX_PROBLEMS",
+    "complete_plan",
     "BugfixDesignDraft",
     "BugfixDraft",
     "ComponentDraft",
@@ -66,6 +68,16 @@ MAX_PROBLEMS = 8
 
 # ---------------------------------------------------------------------------------------
 # Schemas
+#
+# Every list has a bound: schema-constrained decoding turns it into a grammar limit, so a
+# small model that starts repeating items stops at the bound instead of running out of output
+# tokens mid-object; a larger model writing past one gets a repair prompt. Strings have none:
+# llama.cpp's grammar for a long maxLength is one nested rule per character, which it refuses.
+
+Sentence = str
+Paragraph = str
+Diagram = str
+Ident = str
 
 
 class GlossaryDraft(BaseModel):
@@ -80,66 +92,74 @@ class RequirementDraft(BaseModel):
 
     title: str = Field(description="Short name, 2 to 6 words.")
     user_story: str = Field(description="As a <role>, I want <capability>, so that <benefit>.")
-    criteria: list[str] = Field(description="2 to 4 EARS acceptance criteria, one SHALL each.")
+    criteria: list[Sentence] = Field(
+        max_length=6, description="2 to 4 EARS acceptance criteria, one SHALL each."
+    )
 
 
 class CriterionDraft(BaseModel):
     """One acceptance criterion, rewritten."""
 
-    criterion: str = Field(description="One EARS sentence with exactly one SHALL.")
+    criterion: Sentence = Field(description="One EARS sentence with exactly one SHALL.")
 
 
 class RequirementsDraft(BaseModel):
     """A requirements document."""
 
-    introduction: str = Field(description="What the feature is and why, 2 to 4 sentences.")
-    glossary: list[GlossaryDraft] = Field(default_factory=list)
-    requirements: list[RequirementDraft]
+    introduction: Paragraph = Field(description="What the feature is and why, 2 to 4 sentences.")
+    glossary: list[GlossaryDraft] = Field(default_factory=list, max_length=12)
+    requirements: list[RequirementDraft] = Field(max_length=16)
 
 
 class ComponentDraft(BaseModel):
     """A component of the design."""
 
     name: str
-    responsibility: str = Field(description="What it does, one or two sentences.")
-    interface: str = Field(description="Its main functions or endpoints with signatures.")
+    responsibility: Sentence = Field(description="What it does, one or two sentences.")
+    interface: Paragraph = Field(description="Its main functions or endpoints with signatures.")
 
 
 class DataModelDraft(BaseModel):
     """A data model of the design."""
 
     name: str
-    fields: list[str] = Field(description="One entry per field: `name: type` and meaning.")
+    fields: list[Sentence] = Field(
+        max_length=16, description="One entry per field: `name: type` and meaning."
+    )
 
 
 class PropertyDraft(BaseModel):
     """A correctness property: a statement a property-based test checks."""
 
     title: str
-    statement: str = Field(description="For any <input>, <what always holds>.")
-    validates: list[str] = Field(
-        default_factory=list, description="Acceptance criterion ids it checks, e.g. 1.2."
+    statement: Sentence = Field(description="For any <input>, <what always holds>.")
+    validates: list[Ident] = Field(
+        default_factory=list,
+        max_length=12,
+        description="Acceptance criterion ids it checks, e.g. 1.2.",
     )
 
 
 class DesignDraft(BaseModel):
     """A design document."""
 
-    overview: str
-    architecture: str = Field(description="How the parts fit together, a short paragraph.")
-    component_diagram: str = Field(description="Mermaid source starting with `graph TD`.")
-    sequence_diagram: str = Field(description="Mermaid source starting with `sequenceDiagram`.")
-    components: list[ComponentDraft]
-    data_models: list[DataModelDraft] = Field(default_factory=list)
-    error_handling: list[str] = Field(description="One failure and its handling per entry.")
-    testing_strategy: str
-    properties: list[PropertyDraft]
+    overview: Paragraph
+    architecture: Paragraph = Field(description="How the parts fit together, a short paragraph.")
+    component_diagram: Diagram = Field(description="Mermaid source starting with `graph TD`.")
+    sequence_diagram: Diagram = Field(description="Mermaid source starting with `sequenceDiagram`.")
+    components: list[ComponentDraft] = Field(max_length=12)
+    data_models: list[DataModelDraft] = Field(default_factory=list, max_length=12)
+    error_handling: list[Sentence] = Field(
+        max_length=10, description="One failure and its handling per entry."
+    )
+    testing_strategy: Paragraph
+    properties: list[PropertyDraft] = Field(max_length=12)
 
 
 class PropertyCriteria(BaseModel):
     """The acceptance criteria one design property validates."""
 
-    validates: list[str] = Field(description="Acceptance criterion ids, e.g. 1.2.")
+    validates: list[Ident] = Field(max_length=12, description="Acceptance criterion ids, e.g. 1.2.")
 
 
 TaskKind = Literal["code", "unit-test", "property-test", "checkpoint"]
@@ -148,11 +168,15 @@ TaskKind = Literal["code", "unit-test", "property-test", "checkpoint"]
 class TaskDraft(BaseModel):
     """One task of the implementation plan."""
 
-    title: str = Field(description="An imperative sentence: what to do.")
-    details: list[str] = Field(default_factory=list, description="1 to 4 short steps.")
-    requirements: list[str] = Field(description="Acceptance criterion ids it implements.")
+    title: Sentence = Field(description="An imperative sentence: what to do.")
+    details: list[Sentence] = Field(
+        default_factory=list, max_length=6, description="1 to 4 short steps."
+    )
+    requirements: list[Ident] = Field(
+        max_length=12, description="Acceptance criterion ids it implements."
+    )
     depends_on: list[int] = Field(
-        default_factory=list, description="Numbers of the earlier tasks it needs."
+        default_factory=list, max_length=12, description="Numbers of the earlier tasks it needs."
     )
     kind: TaskKind = "code"
     property: int = Field(default=0, description="For a property-test: the property number.")
@@ -162,21 +186,28 @@ class TaskDraft(BaseModel):
 class TasksDraft(BaseModel):
     """An implementation plan: tasks numbered 1, 2, 3... in order."""
 
-    tasks: list[TaskDraft]
+    tasks: list[TaskDraft] = Field(max_length=30)
 
 
 class BugfixDraft(BaseModel):
     """A bugfix requirements document."""
 
-    introduction: str = Field(description="The bug, where it lives and its impact.")
-    current: list[str] = Field(description="WHEN <input> THEN the system <wrong behaviour>")
-    expected: list[str] = Field(description="WHEN <input> THEN the system SHALL <behaviour>")
-    unchanged: list[str] = Field(
-        description="WHEN <other input> THEN the system SHALL CONTINUE TO <behaviour>"
+    introduction: Paragraph = Field(description="The bug, where it lives and its impact.")
+    current: list[Sentence] = Field(
+        max_length=8, description="WHEN <input> THEN the system <wrong behaviour>"
+    )
+    expected: list[Sentence] = Field(
+        max_length=8, description="WHEN <input> THEN the system SHALL <behaviour>"
+    )
+    unchanged: list[Sentence] = Field(
+        max_length=8,
+        description="WHEN <other input> THEN the system SHALL CONTINUE TO <behaviour>",
     )
     input_type: str = Field(description="What one input X is, e.g. LoginRequest.")
-    bug_condition: str = Field(description="Boolean expression over X that is true for the bug.")
-    expected_result: str = Field(description="What must hold for such an X after the fix.")
+    bug_condition: Sentence = Field(
+        description="Boolean expression over X that is true for the bug."
+    )
+    expected_result: Sentence = Field(description="What must hold for such an X after the fix.")
     function: str = Field(default="", description="The function or code path that fails.")
 
 
@@ -184,30 +215,40 @@ class BugfixDesignDraft(BaseModel):
     """The parts of a bugfix design the model writes (the bug condition and the two
     properties come from ``bugfix.md``)."""
 
-    overview: str = Field(description="The bug and the fix in 2 to 4 sentences.")
-    root_cause: list[str] = Field(description="Likely causes, most likely first.")
-    changes: list[str] = Field(description="Each change: the file or function, and what changes.")
-    testing_strategy: str = Field(description="How the fix and the unchanged behavior are tested.")
+    overview: Paragraph = Field(description="The bug and the fix in 2 to 4 sentences.")
+    root_cause: list[Sentence] = Field(
+        max_length=6, description="Likely causes, most likely first."
+    )
+    changes: list[Sentence] = Field(
+        max_length=10, description="Each change: the file or function, and what changes."
+    )
+    testing_strategy: Paragraph = Field(
+        description="How the fix and the unchanged behavior are tested."
+    )
 
 
 class FixStepDraft(BaseModel):
     """One step of the fix."""
 
-    title: str
-    details: list[str] = Field(default_factory=list)
-    requirements: list[str] = Field(description="Criterion ids it satisfies, e.g. 2.1.")
+    title: Sentence
+    details: list[Sentence] = Field(default_factory=list, max_length=6)
+    requirements: list[Ident] = Field(
+        max_length=12, description="Criterion ids it satisfies, e.g. 2.1."
+    )
 
 
 class FixStepsDraft(BaseModel):
     """The code changes that fix the bug, in order."""
 
-    steps: list[FixStepDraft]
+    steps: list[FixStepDraft] = Field(max_length=12)
 
 
 class QuestionsDraft(BaseModel):
     """Clarifying questions about a request."""
 
-    questions: list[str] = Field(description="At most 3 questions whose answers change the plan.")
+    questions: list[Sentence] = Field(
+        max_length=6, description="At most 3 questions whose answers change the plan."
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -634,3 +675,69 @@ def fix_steps_check(criteria: Sequence[str]) -> Callable[[FixStepsDraft], list[s
         return _limit(problems)
 
     return check
+
+
+def complete_plan(
+    draft: TasksDraft,
+    criteria: Mapping[str, str],
+    properties: Mapping[str, Sequence[str]],
+) -> tuple[TasksDraft, list[str]]:
+    """Finish a plan whose tasks a model left incomplete, mechanically, and say what changed.
+
+    Small models write sensible tasks but often leave out the bookkeeping. A task citing no
+    criterion cites the ones whose words it shares most (else the criteria no other task
+    cites); unknown ids and dependencies on no earlier task are dropped (so no loop is left);
+    a property test naming no design property becomes a unit test; and a plan with no test
+    task gets one that checks every criterion, after the code tasks.
+
+    Args:
+        draft: The model's plan (not changed).
+        criteria: Each acceptance criterion id and its text.
+        properties: The design's property ids and the criteria each validates.
+
+    Returns:
+        The completed plan and one line per change, for the user.
+    """
+    ids = list(criteria)
+    tasks = [task.model_copy(deep=True) for task in draft.tasks]
+    changes: list[str] = []
+    words = {cid: tokens(text) for cid, text in criteria.items()}
+    cited: set[str] = set()
+    for task in tasks:
+        found, _unknown = resolve_ids(task.requirements, ids)
+        task.requirements = found
+        cited.update(found)
+    for number, task in enumerate(tasks, start=1):
+        kept = [d for d in task.depends_on if 1 <= d < number]
+        if kept != task.depends_on:
+            task.depends_on = kept
+            changes.append(f"task {number}: dropped dependencies on no earlier task")
+        if task.kind == "property-test" and str(task.property) not in properties:
+            task.kind = "unit-test"
+            changes.append(f"task {number}: a property test naming no design property")
+        if task.requirements or task.kind == "checkpoint":
+            continue
+        text = tokens(" ".join([task.title, *task.details]))
+        scored = sorted(
+            ((jaccard(text, words[cid]), cid) for cid in ids), key=lambda item: -item[0]
+        )
+        best = scored[0][0] if scored else 0.0
+        chosen = [cid for score, cid in scored if best > 0 and score >= best * 0.6][:4]
+        if not chosen:
+            chosen = [cid for cid in ids if cid not in cited] or ids
+        task.requirements = sorted(chosen, key=ids.index)
+        cited.update(chosen)
+        changes.append(f"task {number}: cited {', '.join(task.requirements)} by its wording")
+    if ids and not any(task.kind in _TEST_KINDS for task in tasks):
+        code = [n for n, task in enumerate(tasks, start=1) if task.kind == "code"]
+        tasks.append(
+            TaskDraft(
+                title="Write unit tests for the acceptance criteria",
+                details=["One test per criterion, tagged with the criterion it validates"],
+                requirements=ids,
+                depends_on=code,
+                kind="unit-test",
+            )
+        )
+        changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
+    return TasksDraft(tasks=tasks), changes
