@@ -789,3 +789,45 @@ def test_the_embedded_model_writes_requirements_that_parse_and_mostly_lint_clean
     errors = [f for f in lint_criteria(criteria, "requirements.md") if f.severity.value == "error"]
     assert len(errors) <= len(criteria) // 2
     assert result.input_tokens > 0 and result.output_tokens > 0
+
+
+def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
+    from specloom.workflows.authoring_schemas import (
+        TaskDraft,
+        TasksDraft,
+        complete_plan,
+        tasks_check,
+    )
+
+    criteria = {
+        "1.1": "WHEN a file is given, THE Counter SHALL count each word case-insensitively",
+        "1.2": "THE Counter SHALL print the words most frequent first",
+        "2.1": "IF the file does not exist, THEN THE Counter SHALL print an error",
+    }
+    draft = TasksDraft(
+        tasks=[
+            TaskDraft(title="Count each word of the file", requirements=[]),
+            TaskDraft(
+                title="Print an error when the file does not exist", requirements=[], depends_on=[3]
+            ),
+            TaskDraft(
+                title="Check property", requirements=["7.7"], kind="property-test", property=9
+            ),
+        ]
+    )
+    assert tasks_check(list(criteria), {})(draft)  # the model's plan is not acceptable as is
+    completed, changes = complete_plan(draft, criteria, {})
+    assert tasks_check(list(criteria), {})(completed) == []
+    first, second, third = completed.tasks
+    assert "1.1" in first.requirements and "2.1" not in first.requirements
+    assert second.requirements == ["2.1"] and second.depends_on == []
+    assert third.kind == "unit-test"  # a property test naming no property; 7.7 dropped
+    assert third.requirements and "7.7" not in third.requirements
+    assert draft.tasks[0].requirements == []  # the model's answer itself is not changed
+    assert len(changes) == 5
+    only_code = TasksDraft(tasks=[TaskDraft(title="Count each word", requirements=["1.1"])])
+    completed, changes = complete_plan(only_code, criteria, {})
+    code, added = completed.tasks
+    assert added.kind == "unit-test" and added.requirements == ["1.1", "1.2", "2.1"]
+    assert added.depends_on == [1]
+    assert changes == ["task 2: added, a unit-test task for every criterion"]
