@@ -410,7 +410,7 @@ def test_a_model_that_keeps_failing_is_a_clear_error_and_nothing_is_written(
     project: Path,
 ) -> None:
     bad = copy.deepcopy(REQUIREMENTS)
-    bad["requirements"][1]["user_story"] = "Users list notes."
+    bad["requirements"][1]["criteria"] = []
     script = Script()
     script.answers["requirements"] = bad
 
@@ -420,7 +420,7 @@ def test_a_model_that_keeps_failing_is_a_clear_error_and_nothing_is_written(
 
     message = str(caught.value)
     assert "could not write a valid requirements document after 1 repair(s)" in message
-    assert "Requirement 2 (List notes): the user story must read" in message
+    assert "Requirement 2 (List notes) has no acceptance criteria" in message
     assert "Nothing was written" in message
     assert list((project / ".kiro" / "specs").iterdir()) == []
     assert not (state_dir(project) / "specs" / "add-notes.json").exists()
@@ -736,7 +736,7 @@ def test_a_small_window_gets_one_repair_that_fits_beside_the_first_answer(
     project: Path,
 ) -> None:
     bad = copy.deepcopy(REQUIREMENTS)
-    bad["requirements"][0]["user_story"] = "Notes."
+    bad["requirements"][0]["criteria"] = []
     script = Script()
     script.answers["requirements"] = bad
     small = script.model(entry=SimpleNamespace(context_window=4096))
@@ -831,3 +831,18 @@ def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
     assert added.kind == "unit-test" and added.requirements == ["1.1", "1.2", "2.1"]
     assert added.depends_on == [1]
     assert changes == ["task 2: added, a unit-test task for every criterion"]
+
+
+def test_a_loosely_worded_user_story_is_repaired_or_written_with_a_notice(project: Path) -> None:
+    loose = copy.deepcopy(REQUIREMENTS)
+    loose["requirements"][1]["user_story"] = "Users list notes."
+    script = Script()
+    script.answers["requirements"] = loose
+
+    result = run(create_spec, project, "Add notes", model=script.model(), settings=Settings(),
+                 repairs=1)  # fmt: skip
+
+    assert "requirements.md" in [path.name for path in result.written]
+    assert "Users list notes." in (result.folder / "requirements.md").read_text()
+    assert len(script.requests("requirements")) == 2  # it was sent back once first
+    assert result.notices

@@ -300,7 +300,7 @@ async def _requirements(
     )
     if writer.salvaged:
         draft = await _fix_criteria(writer, draft)
-        if criterion_problems(draft):
+        if criterion_problems(draft) or requirements_check(lint=True)(draft):
             writer.notices.append(_leftover("requirements document", writer.repairs))
     document = requirements_document(draft, previous if feedback else None)
     out = {"requirements.md": render_requirements(document)}

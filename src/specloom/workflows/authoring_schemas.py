@@ -381,8 +381,8 @@ def requirements_check(*, lint: bool = True) -> Callable[[RequirementsDraft], li
     and free of the lint's errors (non-EARS, should/must, placeholders, duplicates).
 
     Args:
-        lint: Whether to include the lint's errors (without: the structure only, what a
-            document must have to be written at all).
+        lint: Whether to include the lint's errors and the user stories' form (without:
+            the structure only, what a document must have to be written at all).
     """
 
     def check(draft: RequirementsDraft) -> list[str]:
@@ -394,7 +394,8 @@ def requirements_check(*, lint: bool = True) -> Callable[[RequirementsDraft], li
             if not requirement.title.strip():
                 problems.append(f"Requirement {number} has no title; give it a short name.")
             story = Requirement("", "", requirement.user_story.strip(), [])
-            if story.story_parts() is None:
+            # A loosely worded story is worth a repair but not worth losing the document.
+            if lint and story.story_parts() is None:
                 problems.append(
                     f"{name}: the user story must read 'As a <role>, I want <capability>, "
                     f"so that <benefit>.' (it is {_quote(requirement.user_story)})."
