@@ -73,7 +73,7 @@ run specloom usage --by command
 
 finished=$(date +%s)
 done_tasks=$(specloom show word-count --json | python -c \
-  'import json,sys; p=json.load(sys.stdin)["progress"]; print(f"{p[\"done\"]}/{p[\"total\"]}")')
+  'import json, sys; p = json.load(sys.stdin)["progress"]; print("%d/%d" % (p["done"], p["total"]))')
 echo
 echo "Done in $((finished - started)) s: $done_tasks tasks verified by the project's tests."
 echo "Everything above ran offline on the embedded model; nothing was marked done unless"

@@ -396,9 +396,10 @@ async def test_an_attempt_that_changes_no_file_is_stuck(project: Path) -> None:
     outcome, _ = await execute(project, script, retries=2)
 
     assert not outcome.ok and outcome.stuck
-    assert outcome.attempts == 1
-    assert outcome.reason.startswith("stuck: attempt 1 changed no file")
+    assert outcome.attempts == 2  # the first is told it changed nothing, then it stops
+    assert outcome.reason.startswith("stuck: attempts 1 and 2 changed no file")
     assert outcome.changed_files == []
+    assert "Your last answer changed no file" in str(script.seen[-1][-1])
 
 
 @pytest.mark.slow
@@ -411,8 +412,8 @@ async def test_running_the_tests_alone_changes_nothing(
 
     outcome, _ = await execute(project, script, retries=2)
 
-    assert outcome.stuck and outcome.attempts == 1
-    assert outcome.reason.startswith("stuck: attempt 1 changed no file")
+    assert outcome.stuck and outcome.attempts == 2
+    assert outcome.reason.startswith("stuck: attempts 1 and 2 changed no file")
     assert (project / "tests" / "__pycache__").is_dir()
 
 

@@ -20,8 +20,9 @@ calls for each task (``specloom.workflows.execution`` is the contract). For one 
    agent's commands); for a property task its property test file runs too;
 5. on failure the end of the test output goes back to the agent as the next request, with
    the conversation so far, up to ``retries`` more times (``run.retries``, default 2). It
-   stops early, ``stuck``, when an attempt changed no file (nothing to verify anew) or when
-   two attempts in a row failed the same way (``verify.failure_signature``).
+   stops early, ``stuck``, when two attempts in a row changed no file (the first one that
+   changes nothing is told so and tried again: small models often answer with code in text
+   instead of writing it) or failed the same way (``verify.failure_signature``).
 
 Events: ``attempt_started``, ``agent_event`` (the agent's events, text deltas joined into
 larger pieces; ``notice`` and ``property_tests`` too) and ``verification`` (command, exit
@@ -188,6 +189,13 @@ class _Options:
     limits: AgentLimits | None
     use_mcp: bool
     property_tests: bool
+
+
+NOTHING_CHANGED = (
+    "Your last answer changed no file, so nothing new could be verified. Make the change in "
+    "the files with the write_file or edit_file tool (code in your answer's text is not "
+    "applied), then run the tests."
+)
 
 
 class _Relay:
@@ -484,6 +492,7 @@ class _TaskRun:
         allowed = 1 + self.options.retries
         history: list[Any] | None = None
         previous: str | None = None
+        unchanged_before = False
         summary = ""
         for attempt in range(1, allowed + 1):
             self.tally.attempts = attempt
@@ -512,12 +521,17 @@ class _TaskRun:
                 after = f" after {attempt} attempts" if attempt > 1 else ""
                 return self._outcome(True, f"verified{after}: {verification.summary()}")
             summary = verification.summary() + stopped
-            if not changed:
+            if not changed and (unchanged_before or attempt == allowed):
+                which = (
+                    f"attempts {attempt - 1} and {attempt}"
+                    if unchanged_before
+                    else (f"attempt {attempt}")
+                )
                 return self._outcome(
-                    False, f"stuck: attempt {attempt} changed no file, and {summary}", stuck=True
+                    False, f"stuck: {which} changed no file, and {summary}", stuck=True
                 )
             signature = verification.signature
-            if signature == previous:
+            if changed and signature == previous:
                 return self._outcome(
                     False,
                     f"stuck: attempts {attempt - 1} and {attempt} failed the same way: {summary}",
@@ -525,7 +539,8 @@ class _TaskRun:
                 )
             if attempt == allowed:
                 break
-            previous = signature
+            previous = signature if changed else previous
+            unchanged_before = not changed
             request = feedback_prompt(
                 attempt,
                 allowed,
@@ -534,6 +549,8 @@ class _TaskRun:
                 verification.tail,
                 timed_out=verification.timed_out,
             )
+            if not changed:
+                request = f"{NOTHING_CHANGED}\n\n{request}"
             history = repair_messages(result.messages)
         return self._outcome(False, f"verification failed after {allowed} attempt(s): {summary}")
 
