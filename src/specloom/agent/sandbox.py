@@ -135,10 +135,12 @@ def _probe(executable: str | None, network: bool) -> SandboxStatus:
 
 def _tools_below_tmp(argv: Sequence[str], env: Mapping[str, str]) -> list[Path]:
     """The folders below ``/tmp`` a command needs to start: its program, the ``PATH`` entries,
-    the active virtual environment and this Python's own prefix (the private ``/tmp`` would
-    hide a project's ``.venv`` when the project lives there). A ``bin`` folder stands for the
-    environment holding it."""
-    candidates: list[str] = [sys.prefix, sys.base_prefix, env.get("VIRTUAL_ENV", "")]
+    the active virtual environment, this Python's own prefix and import path (the private
+    ``/tmp`` would hide a project's ``.venv`` when the project lives there). A ``bin`` folder
+    stands for the environment holding it."""
+    # sys.path too: an editable install's sources (specloom's own, for hooks that run
+    # `specloom ...`) live outside the environment.
+    candidates: list[str] = [sys.prefix, sys.base_prefix, env.get("VIRTUAL_ENV", ""), *sys.path]
     candidates += env.get("PATH", "").split(os.pathsep)
     if argv and os.path.isabs(argv[0]):
         candidates.append(os.path.dirname(argv[0]))
