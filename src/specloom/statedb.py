@@ -4,7 +4,9 @@ Each store is one sqlite file in WAL mode with a busy timeout, so several speclo
 (parallel task runs, the web app next to the CLI) can write it at once. Switching a fresh file
 to WAL takes a lock that sqlite does not wait for through the busy timeout: two processes
 opening a new file together can see "database is locked" at that one statement. ``open_store``
-retries it until the timeout runs out.
+retries it until the timeout runs out. ``SqliteStore`` is what each store builds on: one
+connection, opened on first use and shared under a lock, and damage reported as
+``StateFileError``.
 
 May import: the standard library and ``specloom.errors``.
 """
@@ -12,12 +14,16 @@ May import: the standard library and ``specloom.errors``.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar, Self
 
 from specloom.errors import StateFileError
 
-__all__ = ["BUSY_TIMEOUT_S", "open_store"]
+__all__ = ["BUSY_TIMEOUT_S", "SqliteStore", "open_store"]
 
 BUSY_TIMEOUT_S = 30.0
 """How long a statement waits for another writer before it gives up."""
@@ -106,3 +112,72 @@ def open_store(
         connection.close()
         raise damaged(error) from error
     return connection
+
+
+class SqliteStore:
+    """One of specloom's sqlite stores: a file opened on first use, one connection shared
+    under a lock, and sqlite errors reported as ``StateFileError`` naming the file.
+
+    Subclasses set the class attributes and read and write through ``_cursor``.
+
+    Attributes:
+        path: The sqlite file (created with its folder on first use).
+    """
+
+    schema: ClassVar[str]
+    """The ``CREATE TABLE IF NOT EXISTS`` script (a ``meta`` table included)."""
+    schema_version: ClassVar[int]
+    """The version this specloom writes and reads up to."""
+    damaged_hint: ClassVar[str]
+    """The fix shown when the file cannot be read."""
+    newer_hint: ClassVar[str]
+    """The fix shown when a newer specloom wrote the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    @property
+    def what(self) -> str:
+        """The store as named in messages ("the usage ledger")."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connection (the store reopens on next use)."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _damaged(self, error: Exception) -> StateFileError:
+        return StateFileError(
+            f"{self.what} cannot be read: {error}.", file=self.path, hint=self.damaged_hint
+        )
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = open_store(
+                self.path,
+                schema=self.schema,
+                version=self.schema_version,
+                what=self.what,
+                damaged_hint=self.damaged_hint,
+                newer_hint=self.newer_hint,
+            )
+        return self._connection
+
+    @contextmanager
+    def _cursor(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            connection = self._open()
+            try:
+                yield connection
+            except sqlite3.DatabaseError as error:
+                raise self._damaged(error) from error

@@ -30,10 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -41,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from specloom.agent.redact import Redactor
-from specloom.errors import StateFileError, UsageError
+from specloom.errors import UsageError
 from specloom.settings import state_dir
-from specloom.statedb import open_store
+from specloom.statedb import SqliteStore
 
 __all__ = [
     "AUDIT_NAME",
@@ -192,7 +189,7 @@ def _one_line(text: str, cap: int) -> str:
     return line if len(line) <= cap else line[: cap - 1] + "…"
 
 
-class AuditLog:
+class AuditLog(SqliteStore):
     """The append-only audit log in one sqlite file, opened on first use.
 
     Args:
@@ -207,6 +204,11 @@ class AuditLog:
             written by a newer specloom.
     """
 
+    schema = _SCHEMA
+    schema_version = SCHEMA_VERSION
+    damaged_hint = _DAMAGED_HINT
+    newer_hint = "Upgrade specloom, or move the file aside to start a new log."
+
     def __init__(
         self,
         path: Path,
@@ -215,57 +217,19 @@ class AuditLog:
         root: Path | None = None,
         result_cap: int = RESULT_CAP,
     ) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.redactor = redactor or Redactor.from_environment(root)
         self.result_cap = result_cap
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
 
     @classmethod
     def for_project(cls, root: Path | None, *, redactor: Redactor | None = None) -> AuditLog:
         """The audit log of a project (``None``: the user's own, outside any project)."""
         return cls(state_dir(root) / AUDIT_NAME, redactor=redactor, root=root)
 
-    def close(self) -> None:
-        """Close the connection (the log reopens on next use)."""
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-    def __enter__(self) -> AuditLog:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def _damaged(self, error: Exception) -> StateFileError:
-        return StateFileError(
-            f"the audit log cannot be read: {error}.",
-            file=self.path,
-            hint=_DAMAGED_HINT,
-        )
-
-    def _open(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self._connection = open_store(
-                self.path,
-                schema=_SCHEMA,
-                version=SCHEMA_VERSION,
-                what="the audit log",
-                damaged_hint=_DAMAGED_HINT,
-                newer_hint="Upgrade specloom, or move the file aside to start a new log.",
-            )
-        return self._connection
-
-    @contextmanager
-    def _cursor(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            connection = self._open()
-            try:
-                yield connection
-            except sqlite3.DatabaseError as error:
-                raise self._damaged(error) from error
+    @property
+    def what(self) -> str:
+        """ "The audit log", for messages."""
+        return "the audit log"
 
     def append(
         self,

@@ -33,10 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,10 +42,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from specloom.agent.redact import Redactor
-from specloom.errors import SpecNotFoundError, StateFileError, UsageError, WorkspaceError
+from specloom.errors import SpecNotFoundError, UsageError, WorkspaceError
 from specloom.settings import STATE_DIR, state_dir, user_data_dir
 from specloom.spec.similarity import jaccard, normalize, tokens
-from specloom.statedb import open_store
+from specloom.statedb import SqliteStore
 from specloom.workspace import read_text
 
 if TYPE_CHECKING:
@@ -209,7 +206,7 @@ def _closest(text: str, rules: Sequence[MemoryRule]) -> tuple[MemoryRule, float]
     return best
 
 
-class MemoryStore:
+class MemoryStore(SqliteStore):
     """The rules of one scope, in one sqlite file (created on the first add).
 
     Args:
@@ -221,46 +218,19 @@ class MemoryStore:
             by a newer specloom.
     """
 
+    schema = _SCHEMA
+    schema_version = SCHEMA_VERSION
+    damaged_hint = _DAMAGED_HINT
+    newer_hint = "Upgrade specloom, or move the file aside to start an empty memory."
+
     def __init__(self, path: Path, scope: MemoryScope) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.scope: MemoryScope = scope
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
 
-    def close(self) -> None:
-        """Close the connection (the store reopens on next use)."""
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-    def _damaged(self, error: Exception) -> StateFileError:
-        return StateFileError(
-            f"the {self.scope} memory cannot be read: {error}.",
-            file=self.path,
-            hint=_DAMAGED_HINT,
-        )
-
-    def _open(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self._connection = open_store(
-                self.path,
-                schema=_SCHEMA,
-                version=SCHEMA_VERSION,
-                what=f"the {self.scope} memory",
-                damaged_hint=_DAMAGED_HINT,
-                newer_hint="Upgrade specloom, or move the file aside to start an empty memory.",
-            )
-        return self._connection
-
-    @contextmanager
-    def _cursor(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            connection = self._open()
-            try:
-                yield connection
-            except sqlite3.DatabaseError as error:
-                raise self._damaged(error) from error
+    @property
+    def what(self) -> str:
+        """ "The project memory" or "the user memory", for messages."""
+        return f"the {self.scope} memory"
 
     def _rule_of(self, row: tuple[Any, ...]) -> MemoryRule:
         rule_id, text, source, created = row

@@ -14,18 +14,14 @@ May import: the standard library, ``specloom.errors`` and ``specloom.settings``.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
-from specloom.errors import StateFileError, UsageError
+from specloom.errors import UsageError
 from specloom.settings import state_dir
-from specloom.statedb import open_store
+from specloom.statedb import SqliteStore
 
 __all__ = ["LEDGER_NAME", "SCHEMA_VERSION", "Ledger", "Spent", "UsageRecord", "UsageTotal"]
 
@@ -204,7 +200,7 @@ class UsageTotal:
         }
 
 
-class Ledger:
+class Ledger(SqliteStore):
     """The usage ledger in one sqlite file, opened on first use.
 
     Args:
@@ -215,56 +211,23 @@ class Ledger:
             by a newer specloom.
     """
 
+    schema = _SCHEMA
+    schema_version = SCHEMA_VERSION
+    damaged_hint = _DAMAGED_HINT
+    newer_hint = "Upgrade specloom, or move the file aside to start a new ledger."
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
+        super().__init__(path)
 
     @classmethod
     def for_project(cls, root: Path | None) -> Ledger:
         """The ledger of a project (``None``: the user's own, outside any project)."""
         return cls(state_dir(root) / LEDGER_NAME)
 
-    def close(self) -> None:
-        """Close the connection (the ledger reopens on next use)."""
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def _damaged(self, error: Exception) -> StateFileError:
-        return StateFileError(
-            f"the usage ledger cannot be read: {error}.",
-            file=self.path,
-            hint=_DAMAGED_HINT,
-        )
-
-    def _open(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self._connection = open_store(
-                self.path,
-                schema=_SCHEMA,
-                version=SCHEMA_VERSION,
-                what="the usage ledger",
-                damaged_hint=_DAMAGED_HINT,
-                newer_hint="Upgrade specloom, or move the file aside to start a new ledger.",
-            )
-        return self._connection
-
-    @contextmanager
-    def _cursor(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            connection = self._open()
-            try:
-                yield connection
-            except sqlite3.DatabaseError as error:
-                raise self._damaged(error) from error
+    @property
+    def what(self) -> str:
+        """ "The usage ledger", for messages."""
+        return "the usage ledger"
 
     def record(self, record: UsageRecord) -> None:
         """Append one request."""
