@@ -33,30 +33,34 @@ if TYPE_CHECKING:
     from specloom.agent.policy import Answer, Decision
     from specloom.agent.tool_env import ApprovalRequest
 
-__all__ = ["agent_command"]
+__all__ = ["ModeOption", "NoMcpOption", "ReadOnlyOption", "agent_command"]
+
+ModeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="`supervised` (ask before changes; the default) or `autopilot` (approve work "
+        "inside the workspace; destructive actions are still never approved).",
+    ),
+]
+ReadOnlyOption = Annotated[
+    bool, typer.Option("--read-only", help="Only read and search: no writes or commands.")
+]
+NoMcpOption = Annotated[bool, typer.Option("--no-mcp", help="Leave the MCP servers out.")]
 
 
 @app.command("agent")
 @handles_errors
 def agent_command(
     request: Annotated[str, typer.Argument(help="What the agent is to do, in plain words.")],
-    mode: Annotated[
-        str | None,
-        typer.Option(
-            "--mode",
-            help="`supervised` (ask before changes; the default) or `autopilot` (approve "
-            "work inside the workspace; destructive actions are still never approved).",
-        ),
-    ] = None,
+    mode: ModeOption = None,
     model: ModelOption = None,
     budget: BudgetOption = None,
     max_steps: Annotated[
         int | None, typer.Option("--max-steps", min=1, help="Most model requests (steps).")
     ] = None,
-    read_only: Annotated[
-        bool, typer.Option("--read-only", help="Only read and search: no writes or commands.")
-    ] = False,
-    no_mcp: Annotated[bool, typer.Option("--no-mcp", help="Leave the MCP servers out.")] = False,
+    read_only: ReadOnlyOption = False,
+    no_mcp: NoMcpOption = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:

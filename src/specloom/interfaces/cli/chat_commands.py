@@ -27,6 +27,9 @@ import typer
 from specloom.errors import UserFacingError
 from specloom.interfaces.cli import JsonOption, app, handles_errors
 from specloom.interfaces.cli.agent_commands import (
+    ModeOption,
+    NoMcpOption,
+    ReadOnlyOption,
     _ask_on_terminal,  # pyright: ignore[reportPrivateUsage]
     _ask_tool_on_terminal,  # pyright: ignore[reportPrivateUsage]
     _Printer,  # pyright: ignore[reportPrivateUsage]
@@ -50,20 +53,11 @@ def chat_command(
         str | None,
         typer.Argument(help="One message to send (default: read messages, one per line)."),
     ] = None,
-    mode: Annotated[
-        str | None,
-        typer.Option(
-            "--mode",
-            help="`supervised` (ask before changes; the default) or `autopilot` (approve "
-            "work inside the workspace; destructive actions are still never approved).",
-        ),
-    ] = None,
+    mode: ModeOption = None,
     model: ModelOption = None,
     budget: BudgetOption = None,
-    read_only: Annotated[
-        bool, typer.Option("--read-only", help="Only read and search: no writes or commands.")
-    ] = False,
-    no_mcp: Annotated[bool, typer.Option("--no-mcp", help="Leave the MCP servers out.")] = False,
+    read_only: ReadOnlyOption = False,
+    no_mcp: NoMcpOption = False,
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
