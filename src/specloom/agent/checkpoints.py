@@ -58,8 +58,10 @@ from specloom.agent.git import (
     NOT_FOUND,
     Git,
     GitResult,
+    config_options,
     decode_path,
     exclusive_lock,
+    identity,
     init_detached,
 )
 from specloom.errors import CheckpointError, WorkspaceError
@@ -72,26 +74,9 @@ CHECKPOINT_REFS = "refs/specloom/checkpoints/"
 ID_LENGTH = 12
 """Hex digits of a checkpoint's id (the start of its commit id)."""
 _MIN_ID_LENGTH = 4
-_IDENTITY = {
-    "GIT_AUTHOR_NAME": "specloom",
-    "GIT_AUTHOR_EMAIL": "checkpoints@specloom.invalid",
-    "GIT_COMMITTER_NAME": "specloom",
-    "GIT_COMMITTER_EMAIL": "checkpoints@specloom.invalid",
-}
-# Settings for every command: no user hooks (post-index-change, reference-transaction run on
-# our own index and refs), no fsmonitor or split index in a private index, no signing, and
-# no line-ending conversion or safecrlf refusal, so files come back byte for byte.
-_CONFIG = (
-    ("core.hooksPath", os.devnull),
-    ("core.fsmonitor", "false"),
-    ("core.quotePath", "false"),
-    ("core.splitIndex", "false"),
-    ("core.autocrlf", "false"),
-    ("core.safecrlf", "false"),
-    ("commit.gpgSign", "false"),
-    ("advice.addEmbeddedRepo", "false"),
-    ("advice.addIgnoredFile", "false"),
-)
+_IDENTITY = identity("checkpoints@specloom.invalid")
+# No advice about embedded repositories or ignored files in checkpoint output.
+_OPTIONS = config_options(("advice.addEmbeddedRepo", "false"), ("advice.addIgnoredFile", "false"))
 _TRAILER = "Specloom-"
 _DEFAULT_MESSAGE = "Checkpoint"
 _LIST_HINT = "Run `specloom checkpoint list` to see the checkpoints and their ids."
@@ -629,8 +614,7 @@ class CheckpointStore:
             env["GIT_INDEX_FILE"] = str(layout.index)
         if extra:
             env.update(extra)
-        options = [part for key, value in _CONFIG for part in ("-c", f"{key}={value}")]
-        return self._git.run([*options, *args], cwd=layout.work_tree, env=env, stdin=stdin)
+        return self._git.run([*_OPTIONS, *args], cwd=layout.work_tree, env=env, stdin=stdin)
 
     def _require(self, result: GitResult, doing: str) -> GitResult:
         if result.ok:

@@ -33,14 +33,47 @@ from pathlib import Path
 
 __all__ = [
     "NOT_FOUND",
+    "PRIVATE_CONFIG",
     "REPOSITORY_VARIABLES",
     "TIMED_OUT",
     "Git",
     "GitResult",
     "decode_path",
+    "config_options",
     "exclusive_lock",
+    "identity",
     "init_detached",
 ]
+
+PRIVATE_CONFIG = (
+    ("core.hooksPath", os.devnull),
+    ("core.fsmonitor", "false"),
+    ("core.quotePath", "false"),
+    ("core.splitIndex", "false"),
+    ("core.autocrlf", "false"),
+    ("core.safecrlf", "false"),
+    ("commit.gpgSign", "false"),
+)
+"""Settings for the git commands specloom runs on its own indexes, refs and worktrees: no user
+hooks (they would run on specloom's private work), no fsmonitor or split index in a private
+index, no signing, and no line-ending conversion or safecrlf refusal, so files move byte for
+byte."""
+
+
+def config_options(*extra: tuple[str, str]) -> list[str]:
+    """``-c key=value`` arguments for ``PRIVATE_CONFIG`` and ``extra``."""
+    return [part for key, value in (*PRIVATE_CONFIG, *extra) for part in ("-c", f"{key}={value}")]
+
+
+def identity(email: str) -> dict[str, str]:
+    """The author and committer variables of commits specloom makes (as ``specloom``)."""
+    return {
+        "GIT_AUTHOR_NAME": "specloom",
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": "specloom",
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
 
 REPOSITORY_VARIABLES = (
     "GIT_ALTERNATE_OBJECT_DIRECTORIES",

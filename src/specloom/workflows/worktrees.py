@@ -43,7 +43,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specloom.agent.git import NOT_FOUND, Git, GitResult, decode_path, exclusive_lock
+from specloom.agent.git import (
+    NOT_FOUND,
+    Git,
+    GitResult,
+    config_options,
+    decode_path,
+    exclusive_lock,
+    identity,
+)
 from specloom.errors import WorkspaceError
 from specloom.settings import STATE_DIR, state_dir
 
@@ -61,25 +69,10 @@ LINKED_FOLDERS = (".venv", "venv", "env", "node_modules", ".tox")
 TASK_REFS = "refs/specloom/tasks/"
 """Where the files of a task whose merge failed are kept as commits."""
 
-_IDENTITY = {
-    "GIT_AUTHOR_NAME": "specloom",
-    "GIT_AUTHOR_EMAIL": "runs@specloom.invalid",
-    "GIT_COMMITTER_NAME": "specloom",
-    "GIT_COMMITTER_EMAIL": "runs@specloom.invalid",
-}
-# No user hooks (post-checkout would run on every worktree), no fsmonitor or split index in
-# private indexes, no signing, no line-ending conversion: files move byte for byte.
-_CONFIG = (
-    ("core.hooksPath", os.devnull),
-    ("core.fsmonitor", "false"),
-    ("core.quotePath", "false"),
-    ("core.splitIndex", "false"),
-    ("core.autocrlf", "false"),
-    ("core.safecrlf", "false"),
-    ("commit.gpgSign", "false"),
-    ("diff.renames", "false"),
-    ("advice.detachedHead", "false"),
-)
+_IDENTITY = identity("runs@specloom.invalid")
+# No rename detection in task diffs (a patch names each file it changes); no detached-HEAD
+# advice on every worktree.
+_OPTIONS = config_options(("diff.renames", "false"), ("advice.detachedHead", "false"))
 _STAGE_RETRIES = 5
 _APPLY_ERROR = re.compile(r"^error: (?:patch failed: )?(.+?)(?::\d+)?(?:: .*)?$")
 
@@ -480,8 +473,7 @@ class ParallelWorkspace:
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
     ) -> GitResult:
-        options = [part for key, value in _CONFIG for part in ("-c", f"{key}={value}")]
-        return self._git.run([*options, *args], cwd=cwd, env=env, stdin=stdin)
+        return self._git.run([*_OPTIONS, *args], cwd=cwd, env=env, stdin=stdin)
 
     def _require(self, result: GitResult, doing: str) -> GitResult:
         if result.ok:
