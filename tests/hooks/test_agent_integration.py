@@ -92,12 +92,15 @@ async def test_a_prompt_submit_hook_blocks_before_the_model_is_asked(project: Pa
     try:
         blocked = await prepared.run("deploy to production", with_context=False)
         allowed = await prepared.run("explain app.py", with_context=False)
+        # In a conversation, a refused prompt leaves the history as it was.
+        again = await prepared.run("deploy now", history=allowed.messages, with_context=False)
     finally:
         prepared.close()
     assert blocked.stop == "blocked"
     assert "promptSubmit" in blocked.detail
     assert allowed.stop == "completed" and allowed.output == "fine"
     assert len(seen) == 1  # only the allowed prompt reached the model
+    assert again.stop == "blocked" and again.messages == allowed.messages
 
 
 async def test_an_agent_stop_hook_hands_the_agent_one_more_instruction(project: Path) -> None:

@@ -126,8 +126,12 @@ class PreparedAgent:
                 )
             )
             if submitted.blocked:
+                # The conversation stays as it was: the refused prompt never reached it.
                 result = AgentResult(
-                    "", "blocked", detail=f"a promptSubmit hook refused it: {submitted.reason}"
+                    "",
+                    "blocked",
+                    detail=f"a promptSubmit hook refused it: {submitted.reason}",
+                    messages=list(history or []),
                 )
                 if self.audit is not None:
                     self.audit.run_finished(result.stop, detail=result.detail)

@@ -175,8 +175,7 @@ class ChatSession:
             ModelRequestError: The model could not answer.
         """
         result = await self.agent.run(text, history=self.history or None)
-        if result.messages:  # a prompt a hook refused leaves the conversation as it was
-            self.history = list(result.messages)
+        self.history = list(result.messages)
         self.transcript.append(("Developer", text))
         if result.output:
             self.transcript.append(("Agent", result.output))
