@@ -74,11 +74,6 @@ MAX_PROBLEMS = 8
 # tokens mid-object; a larger model writing past one gets a repair prompt. Strings have none:
 # llama.cpp's grammar for a long maxLength is one nested rule per character, which it refuses.
 
-Sentence = str
-Paragraph = str
-Diagram = str
-Ident = str
-
 
 class GlossaryDraft(BaseModel):
     """A term of the glossary."""
@@ -92,7 +87,7 @@ class RequirementDraft(BaseModel):
 
     title: str = Field(description="Short name, 2 to 6 words.")
     user_story: str = Field(description="As a <role>, I want <capability>, so that <benefit>.")
-    criteria: list[Sentence] = Field(
+    criteria: list[str] = Field(
         max_length=6, description="2 to 4 EARS acceptance criteria, one SHALL each."
     )
 
@@ -100,13 +95,13 @@ class RequirementDraft(BaseModel):
 class CriterionDraft(BaseModel):
     """One acceptance criterion, rewritten."""
 
-    criterion: Sentence = Field(description="One EARS sentence with exactly one SHALL.")
+    criterion: str = Field(description="One EARS sentence with exactly one SHALL.")
 
 
 class RequirementsDraft(BaseModel):
     """A requirements document."""
 
-    introduction: Paragraph = Field(description="What the feature is and why, 2 to 4 sentences.")
+    introduction: str = Field(description="What the feature is and why, 2 to 4 sentences.")
     glossary: list[GlossaryDraft] = Field(default_factory=list, max_length=12)
     requirements: list[RequirementDraft] = Field(max_length=16)
 
@@ -115,15 +110,15 @@ class ComponentDraft(BaseModel):
     """A component of the design."""
 
     name: str
-    responsibility: Sentence = Field(description="What it does, one or two sentences.")
-    interface: Paragraph = Field(description="Its main functions or endpoints with signatures.")
+    responsibility: str = Field(description="What it does, one or two sentences.")
+    interface: str = Field(description="Its main functions or endpoints with signatures.")
 
 
 class DataModelDraft(BaseModel):
     """A data model of the design."""
 
     name: str
-    fields: list[Sentence] = Field(
+    fields: list[str] = Field(
         max_length=16, description="One entry per field: `name: type` and meaning."
     )
 
@@ -132,8 +127,8 @@ class PropertyDraft(BaseModel):
     """A correctness property: a statement a property-based test checks."""
 
     title: str
-    statement: Sentence = Field(description="For any <input>, <what always holds>.")
-    validates: list[Ident] = Field(
+    statement: str = Field(description="For any <input>, <what always holds>.")
+    validates: list[str] = Field(
         default_factory=list,
         max_length=12,
         description="Acceptance criterion ids it checks, e.g. 1.2.",
@@ -143,23 +138,23 @@ class PropertyDraft(BaseModel):
 class DesignDraft(BaseModel):
     """A design document."""
 
-    overview: Paragraph
-    architecture: Paragraph = Field(description="How the parts fit together, a short paragraph.")
-    component_diagram: Diagram = Field(description="Mermaid source starting with `graph TD`.")
-    sequence_diagram: Diagram = Field(description="Mermaid source starting with `sequenceDiagram`.")
+    overview: str
+    architecture: str = Field(description="How the parts fit together, a short paragraph.")
+    component_diagram: str = Field(description="Mermaid source starting with `graph TD`.")
+    sequence_diagram: str = Field(description="Mermaid source starting with `sequenceDiagram`.")
     components: list[ComponentDraft] = Field(max_length=12)
     data_models: list[DataModelDraft] = Field(default_factory=list, max_length=12)
-    error_handling: list[Sentence] = Field(
+    error_handling: list[str] = Field(
         max_length=10, description="One failure and its handling per entry."
     )
-    testing_strategy: Paragraph
+    testing_strategy: str
     properties: list[PropertyDraft] = Field(max_length=12)
 
 
 class PropertyCriteria(BaseModel):
     """The acceptance criteria one design property validates."""
 
-    validates: list[Ident] = Field(max_length=12, description="Acceptance criterion ids, e.g. 1.2.")
+    validates: list[str] = Field(max_length=12, description="Acceptance criterion ids, e.g. 1.2.")
 
 
 TaskKind = Literal["code", "unit-test", "property-test", "checkpoint"]
@@ -168,11 +163,11 @@ TaskKind = Literal["code", "unit-test", "property-test", "checkpoint"]
 class TaskDraft(BaseModel):
     """One task of the implementation plan."""
 
-    title: Sentence = Field(description="An imperative sentence: what to do.")
-    details: list[Sentence] = Field(
+    title: str = Field(description="An imperative sentence: what to do.")
+    details: list[str] = Field(
         default_factory=list, max_length=6, description="1 to 4 short steps."
     )
-    requirements: list[Ident] = Field(
+    requirements: list[str] = Field(
         max_length=12, description="Acceptance criterion ids it implements."
     )
     depends_on: list[int] = Field(
@@ -192,22 +187,20 @@ class TasksDraft(BaseModel):
 class BugfixDraft(BaseModel):
     """A bugfix requirements document."""
 
-    introduction: Paragraph = Field(description="The bug, where it lives and its impact.")
-    current: list[Sentence] = Field(
+    introduction: str = Field(description="The bug, where it lives and its impact.")
+    current: list[str] = Field(
         max_length=8, description="WHEN <input> THEN the system <wrong behaviour>"
     )
-    expected: list[Sentence] = Field(
+    expected: list[str] = Field(
         max_length=8, description="WHEN <input> THEN the system SHALL <behaviour>"
     )
-    unchanged: list[Sentence] = Field(
+    unchanged: list[str] = Field(
         max_length=8,
         description="WHEN <other input> THEN the system SHALL CONTINUE TO <behaviour>",
     )
     input_type: str = Field(description="What one input X is, e.g. LoginRequest.")
-    bug_condition: Sentence = Field(
-        description="Boolean expression over X that is true for the bug."
-    )
-    expected_result: Sentence = Field(description="What must hold for such an X after the fix.")
+    bug_condition: str = Field(description="Boolean expression over X that is true for the bug.")
+    expected_result: str = Field(description="What must hold for such an X after the fix.")
     function: str = Field(default="", description="The function or code path that fails.")
 
 
@@ -215,24 +208,20 @@ class BugfixDesignDraft(BaseModel):
     """The parts of a bugfix design the model writes (the bug condition and the two
     properties come from ``bugfix.md``)."""
 
-    overview: Paragraph = Field(description="The bug and the fix in 2 to 4 sentences.")
-    root_cause: list[Sentence] = Field(
-        max_length=6, description="Likely causes, most likely first."
-    )
-    changes: list[Sentence] = Field(
+    overview: str = Field(description="The bug and the fix in 2 to 4 sentences.")
+    root_cause: list[str] = Field(max_length=6, description="Likely causes, most likely first.")
+    changes: list[str] = Field(
         max_length=10, description="Each change: the file or function, and what changes."
     )
-    testing_strategy: Paragraph = Field(
-        description="How the fix and the unchanged behavior are tested."
-    )
+    testing_strategy: str = Field(description="How the fix and the unchanged behavior are tested.")
 
 
 class FixStepDraft(BaseModel):
     """One step of the fix."""
 
-    title: Sentence
-    details: list[Sentence] = Field(default_factory=list, max_length=6)
-    requirements: list[Ident] = Field(
+    title: str
+    details: list[str] = Field(default_factory=list, max_length=6)
+    requirements: list[str] = Field(
         max_length=12, description="Criterion ids it satisfies, e.g. 2.1."
     )
 
@@ -246,7 +235,7 @@ class FixStepsDraft(BaseModel):
 class QuestionsDraft(BaseModel):
     """Clarifying questions about a request."""
 
-    questions: list[Sentence] = Field(
+    questions: list[str] = Field(
         max_length=6, description="At most 3 questions whose answers change the plan."
     )
 
