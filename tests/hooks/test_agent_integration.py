@@ -75,6 +75,50 @@ async def test_a_pre_tool_hook_refuses_a_write_and_the_model_is_told_why(project
     assert "writing under secrets/ is not allowed" in text
 
 
+async def test_tool_hooks_see_the_writes_of_a_whole_file_answer(project: Path) -> None:
+    guard = script(
+        project,
+        "guard.py",
+        "import json, sys\n"
+        "event = json.load(sys.stdin)\n"
+        "if event['tool_input'].get('path', '').startswith('secrets/'):\n"
+        "    print('writing under secrets/ is not allowed', file=sys.stderr)\n"
+        "    sys.exit(2)\n",
+    )
+    v1_hooks(
+        project,
+        "guard",
+        [
+            {
+                "name": "guard",
+                "trigger": "PreToolUse",
+                "matcher": "write_file",
+                "action": {"type": "command", "command": guard},
+            },
+            {
+                "name": "lint",
+                "trigger": "PostToolUse",
+                "matcher": "write_file",
+                "action": {"type": "command", "command": "echo remember the changelog"},
+            },
+        ],
+    )
+    answer = "secrets/key.txt\n```\nk\n```\n\nnotes.txt\n```\nn\n```\n"
+    model = scripted([ModelResponse([TextPart(answer)])], [])
+    prepared = _prepared(project, model, edit_format="whole")
+    try:
+        result = await prepared.run("write things", with_context=False)
+    finally:
+        prepared.close()
+    assert result.stop == "completed"
+    assert not (project / "secrets" / "key.txt").exists()
+    assert (project / "notes.txt").read_text() == "n\n"
+    refused, written = result.file_blocks
+    assert refused.startswith("secrets/key.txt was not written: a hook blocked it")
+    assert "writing under secrets/ is not allowed" in refused
+    assert written.startswith("Created notes.txt") and "remember the changelog" in written
+
+
 async def test_a_prompt_submit_hook_blocks_before_the_model_is_asked(project: Path) -> None:
     legacy_hook(
         project,

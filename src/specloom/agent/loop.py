@@ -26,7 +26,7 @@ May import: the standard library, ``anyio``, ``pydantic_ai``, ``specloom.errors`
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -46,6 +46,7 @@ from pydantic_ai.messages import (
     ToolCallPart,
 )
 from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.usage import UsageLimits
 
@@ -61,6 +62,7 @@ from specloom.agent.events import (
 )
 from specloom.agent.tool_env import ApprovalRequest, ToolEnv, ToolEvent
 from specloom.agent.tools import builtin_toolset
+from specloom.agent.whole_files import WHOLE_FILE_INSTRUCTIONS, apply_file_blocks
 from specloom.errors import BudgetExceededError
 from specloom.settings import Settings
 
@@ -77,6 +79,7 @@ __all__ = [
     "AgentRunner",
     "Approvals",
     "ContextBlock",
+    "EditFormat",
     "StopReason",
     "model_streams",
 ]
@@ -99,6 +102,12 @@ StopReason = Literal[
 ]
 """Why a run ended: ``completed`` (the model answered without a tool call), a limit, or
 ``blocked`` (a ``promptSubmit`` hook refused the request before the model saw it)."""
+
+
+EditFormat = Literal["tools", "whole"]
+"""How the model changes files: with the tools (``write_file``, ``edit_file``...), or, for
+models too small to drive them, by writing each changed file in full in its answer, which the
+loop then writes (``specloom.agent.whole_files``)."""
 
 
 class Approvals(Protocol):
@@ -205,6 +214,8 @@ class AgentResult:
         checkpoints: Ids of the checkpoints taken, oldest first.
         changed_files: Files written or edited, relative to the workspace, in order.
         messages: The whole conversation, to resume from or to show.
+        file_blocks: In the whole-file edit format, what became of each file in the answer:
+            written, or why not (one line each).
     """
 
     output: str
@@ -218,6 +229,7 @@ class AgentResult:
     checkpoints: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
     messages: list[ModelMessage] = field(default_factory=list)
+    file_blocks: list[str] = field(default_factory=list)
 
     @property
     def completed(self) -> bool:
@@ -244,7 +256,8 @@ class AgentRunner:
         limits: Caps on the run (default: from settings).
         read_only: Offer only the reading tools.
         on_event: Called with each ``AgentEvent`` (plain or async).
-        instructions: Standing instructions (default ``BASE_INSTRUCTIONS``).
+        instructions: Standing instructions (default ``BASE_INSTRUCTIONS``, or
+            ``WHOLE_FILE_INSTRUCTIONS`` in the whole-file edit format).
         stream: Stream the model's answers (text events as they come); ``None`` (the
             default) streams when the model can (``model_streams``).
         task: The task the run serves, for checkpoint messages.
@@ -252,6 +265,10 @@ class AgentRunner:
         extra_roots: More folders the file tools may use.
         hooks: The project's hooks: ``preToolUse`` hooks may refuse a tool call, and
             ``postToolUse`` hooks add to its result.
+        edit_format: ``tools`` (the default) or ``whole``: no tools are offered, and the
+            files the final answer writes out are written (see ``EditFormat``). A read-only
+            runner always uses the tools.
+        model_settings: Settings sent with each model request (``max_tokens``...).
     """
 
     def __init__(
@@ -274,6 +291,8 @@ class AgentRunner:
         spec: str | None = None,
         extra_roots: Sequence[Path] = (),
         hooks: HookBus | None = None,
+        edit_format: EditFormat = "tools",
+        model_settings: ModelSettings | None = None,
     ) -> None:
         self.root = root.resolve()
         self.model = model
@@ -286,7 +305,10 @@ class AgentRunner:
         self.limits = limits if limits is not None else AgentLimits.from_settings(self.settings)
         self.read_only = read_only
         self.on_event = on_event
-        self.instructions = instructions or BASE_INSTRUCTIONS.format(root=self.root)
+        self.edit_format: EditFormat = "tools" if read_only else edit_format
+        self.model_settings = model_settings
+        standing = WHOLE_FILE_INSTRUCTIONS if self.edit_format == "whole" else BASE_INSTRUCTIONS
+        self.instructions = instructions or standing.format(root=self.root)
         self.stream = model_streams(model) if stream is None else stream
         self.task = task
         self.spec = spec
@@ -344,9 +366,12 @@ class AgentRunner:
         if context is not None:
             instructions = f"{instructions}\n\n{context.render()}".rstrip()
             await self._report_context(context)
-        toolsets = [builtin_toolset(env, read_only=self.read_only), *self.toolsets]
-        if self.hooks is not None and (
-            self.hooks.has_hooks("preToolUse") or self.hooks.has_hooks("postToolUse")
+        whole = self.edit_format == "whole"
+        toolsets = [] if whole else [builtin_toolset(env, read_only=self.read_only), *self.toolsets]
+        if (
+            not whole
+            and self.hooks is not None
+            and (self.hooks.has_hooks("preToolUse") or self.hooks.has_hooks("postToolUse"))
         ):
             from specloom.hooks.toolset import with_hooks
 
@@ -363,6 +388,7 @@ class AgentRunner:
             toolsets=toolsets,
             output_type=str,
             retries={"tools": 2, "output": 1},
+            model_settings=self.model_settings,
         )
         messages: list[ModelMessage] = list(history or [])
         try:
@@ -410,7 +436,44 @@ class AgentRunner:
             self._audit_new_requests(None)
         self._result.messages = messages
         self._result.steps = self._result.requests
+        if whole and self._result.output:
+            await self._apply_answer(env, self._result.output)
         return self._result
+
+    # -- the whole-file edit format ---------------------------------------------------------
+
+    async def _apply_answer(self, env: ToolEnv, answer: str) -> None:
+        from specloom.hooks.model import EventKind
+
+        hooks = None
+        bus = self.hooks
+        if bus is not None and (
+            bus.has_hooks(EventKind.preToolUse) or bus.has_hooks(EventKind.postToolUse)
+        ):
+            from specloom.hooks.toolset import ToolHooks
+
+            hooks = ToolHooks(bus, bus.session_id, self.spec, self.task)
+        self._result.file_blocks = await apply_file_blocks(
+            answer,
+            env,
+            started=self._answer_write_started,
+            finished=self._answer_write_finished,
+            hooks=hooks,
+            call_prefix=f"answer-{self._step}",
+        )
+
+    async def _answer_write_started(
+        self, call_id: str, tool: str, arguments: Mapping[str, Any]
+    ) -> None:
+        self._result.tool_calls += 1
+        if self.audit is not None:
+            self.audit.tool_call(tool, dict(arguments), call_id=call_id)
+        await self.emit(ToolStarted(call_id, tool, arguments, self._step))
+
+    async def _answer_write_finished(self, call_id: str, tool: str, ok: bool, result: str) -> None:
+        if self.audit is not None:
+            self.audit.tool_result(tool, result, ok=ok, call_id=call_id)
+        await self.emit(ToolFinished(call_id, tool, ok, result[:_RESULT_SHOWN], self._step))
 
     # -- the graph's nodes ------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 from specloom.agent.audit import AuditLog, AuditTrail
 from specloom.agent.checkpoints import CheckpointStore
 from specloom.agent.events import ApprovalNeeded, ApprovalSettled, EventHandler
-from specloom.agent.loop import AgentLimits, AgentResult, AgentRunner
+from specloom.agent.loop import AgentLimits, AgentResult, AgentRunner, EditFormat
 from specloom.agent.mcp import McpConfig, McpToolCall, build_toolsets, load_mcp_config
 from specloom.agent.policy import MODES, Answer, Approver, Decision, Mode, Policy
 from specloom.agent.sandbox import Sandbox
@@ -40,12 +40,20 @@ from specloom.settings import Settings, state_dir
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
     from pydantic_ai.models import Model
+    from pydantic_ai.settings import ModelSettings
 
     from specloom.agent.context import Context
     from specloom.hooks.bus import HookBus
     from specloom.llm.metering import UsageRecorder
 
-__all__ = ["Ask", "AskTool", "PreparedAgent", "context_chars", "prepare_agent"]
+__all__ = [
+    "Ask",
+    "AskTool",
+    "PreparedAgent",
+    "context_chars",
+    "context_window",
+    "prepare_agent",
+]
 
 _SMALLEST_CONTEXT_CHARS = 1_500
 _LARGE_CONTEXT_CHARS = 48_000
@@ -256,6 +264,8 @@ def prepare_agent(
     extra_roots: Sequence[Path] = (),
     state_root: Path | None = None,
     hooks: bool = False,
+    edit_format: EditFormat = "tools",
+    model_settings: ModelSettings | None = None,
 ) -> PreparedAgent:
     """Assemble an agent run in ``root``.
 
@@ -287,6 +297,9 @@ def prepare_agent(
         hooks: Fire the project's hooks (``.kiro/hooks/``): ``promptSubmit`` and
             ``agentStop`` around the run, ``preToolUse`` and ``postToolUse`` around each
             tool call. Off for the agents hooks themselves start, so hooks cannot recurse.
+        edit_format: ``tools``, or ``whole`` for models too small to drive the tools (see
+            ``specloom.agent.loop.EditFormat``).
+        model_settings: Settings sent with each model request (``max_tokens``...).
 
     Raises:
         SettingsError: A bad ``agent`` setting or permission file.
@@ -410,6 +423,8 @@ def prepare_agent(
         spec=spec,
         extra_roots=extra_roots,
         hooks=bus,
+        edit_format=edit_format,
+        model_settings=model_settings,
     )
     gate.runner = runner
     if trail is not None:
@@ -443,6 +458,11 @@ def context_chars(model: Model) -> int | None:
     if window is None:
         return None
     return min(_LARGE_CONTEXT_CHARS, max(_SMALLEST_CONTEXT_CHARS, window))
+
+
+def context_window(model: Model) -> int | None:
+    """``model``'s context window in tokens (the smallest of a fallback chain's), if known."""
+    return _smallest_window(model)
 
 
 def _smallest_window(model: Model) -> int | None:

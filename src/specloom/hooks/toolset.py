@@ -23,9 +23,9 @@ from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 
 from specloom.hooks.bus import HookBus
-from specloom.hooks.model import EventKind, HookEvent
+from specloom.hooks.model import EventKind, HookEvent, HookOutcome
 
-__all__ = ["HookedToolset", "hook_context_text", "with_hooks"]
+__all__ = ["HookedToolset", "ToolHooks", "hook_context_text", "with_hooks"]
 
 _RESPONSE_CAP = 4_000
 
@@ -38,6 +38,54 @@ def hook_context_text(context: list[str]) -> str:
 def _files(arguments: Mapping[str, Any]) -> tuple[str, ...]:
     path = arguments.get("path")
     return (path,) if isinstance(path, str) and path else ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolHooks:
+    """The ``preToolUse`` and ``postToolUse`` steps of a tool call, for callers that run a tool
+    outside a toolset (the agent loop writing the files of a whole-file answer).
+
+    Attributes:
+        bus: The hooks.
+        session_id: The agent run the calls belong to.
+        spec: The spec the run serves, if any.
+        task: The task it serves, if any.
+    """
+
+    bus: HookBus
+    session_id: str = ""
+    spec: str | None = None
+    task: str | None = None
+
+    def _event(
+        self, kind: EventKind, name: str, arguments: Mapping[str, Any], response: str | None = None
+    ) -> HookEvent:
+        return HookEvent(
+            kind,
+            self.bus.root,
+            session_id=self.session_id,
+            files=_files(arguments),
+            tool_name=name,
+            tool_input=dict(arguments),
+            tool_response=response,
+            task=self.task,
+            spec=self.spec,
+        )
+
+    async def before(self, name: str, arguments: Mapping[str, Any]) -> HookOutcome:
+        """Dispatch ``preToolUse`` (an empty outcome when no hook listens)."""
+        if not self.bus.has_hooks(EventKind.preToolUse):
+            return HookOutcome()
+        return await self.bus.dispatch(self._event(EventKind.preToolUse, name, arguments))
+
+    async def after(self, name: str, arguments: Mapping[str, Any], response: str) -> list[str]:
+        """Dispatch ``postToolUse``; returns what the hooks add to the result."""
+        if not self.bus.has_hooks(EventKind.postToolUse):
+            return []
+        after = await self.bus.dispatch(
+            self._event(EventKind.postToolUse, name, arguments, response[:_RESPONSE_CAP])
+        )
+        return list(after.context)
 
 
 @dataclass
@@ -56,41 +104,20 @@ class HookedToolset(WrapperToolset[Any]):
     spec: str | None = None
     task: str | None = None
 
-    def _event(
-        self, kind: EventKind, name: str, arguments: Mapping[str, Any], response: str | None = None
-    ) -> HookEvent:
-        assert self.bus is not None
-        return HookEvent(
-            kind,
-            self.bus.root,
-            session_id=self.session_id,
-            files=_files(arguments),
-            tool_name=name,
-            tool_input=dict(arguments),
-            tool_response=response,
-            task=self.task,
-            spec=self.spec,
-        )
-
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: ToolsetTool[Any]
     ) -> Any:
-        bus = self.bus
-        if bus is None:
+        if self.bus is None:
             return await super().call_tool(name, tool_args, ctx, tool)
-        added: list[str] = []
-        if bus.has_hooks(EventKind.preToolUse):
-            before = await bus.dispatch(self._event(EventKind.preToolUse, name, tool_args))
-            if before.blocked:
-                raise ToolFailed(f"A hook blocked this call of {name}: {before.reason}")
-            added.extend(before.context)
+        hooks = ToolHooks(self.bus, self.session_id, self.spec, self.task)
+        before = await hooks.before(name, tool_args)
+        if before.blocked:
+            raise ToolFailed(f"A hook blocked this call of {name}: {before.reason}")
+        added = list(before.context)
         result = await super().call_tool(name, tool_args, ctx, tool)
-        if bus.has_hooks(EventKind.postToolUse):
-            response = result if isinstance(result, str) else repr(result)
-            after = await bus.dispatch(
-                self._event(EventKind.postToolUse, name, tool_args, response[:_RESPONSE_CAP])
-            )
-            added.extend(after.context)
+        added += await hooks.after(
+            name, tool_args, result if isinstance(result, str) else repr(result)
+        )
         if added and isinstance(result, str):
             return f"{result}\n\n{hook_context_text(added)}"
         return result

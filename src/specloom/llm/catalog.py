@@ -447,7 +447,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
         "qwen2.5-coder-1.5b",
         0.0,
         "Embedded Qwen2.5-Coder-1.5B (offline, no key)",
-        context=4_096,
+        context=8_192,
     ),
     _entry(
         "local-0.5b",
@@ -455,7 +455,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
         "qwen2.5-coder-0.5b",
         0.0,
         "Embedded Qwen2.5-Coder-0.5B (offline, fast, no tool calls)",
-        context=4_096,
+        context=8_192,
         tools=False,
     ),
 )

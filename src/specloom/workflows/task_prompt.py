@@ -148,6 +148,8 @@ class TaskPrompt:
         sections: The design sections chosen, in document order.
         test_command: How the task is verified, as shown.
         property_file: Where its property-based tests are (relative path), if any.
+        whole_files: The agent answers with whole files instead of using tools (its tests
+            are run for it; it cannot read more of the spec).
         text: The prompt, ready to send.
     """
 
@@ -162,6 +164,7 @@ class TaskPrompt:
     test_command: str | None = None
     property_file: str | None = None
     property_file_generated: bool = False
+    whole_files: bool = False
     text: str = ""
 
 
@@ -506,6 +509,7 @@ def build_task_prompt(
     property_file: str | None = None,
     property_file_generated: bool = False,
     design_chars: int = DESIGN_CHARS,
+    whole_files: bool = False,
 ) -> TaskPrompt:
     """The focused prompt of task ``task_id`` of ``spec`` (see the module docstring).
 
@@ -518,6 +522,7 @@ def build_task_prompt(
         property_file_generated: Whether that file was written for this task already (the
             agent makes it pass) or the agent writes it.
         design_chars: The most characters of design sections.
+        whole_files: Word it for the whole-file edit format (no tools).
 
     Raises:
         SpecNotFoundError: The spec has no tasks, or no task ``task_id``.
@@ -547,6 +552,7 @@ def build_task_prompt(
         test_command,
         property_file,
         property_file_generated,
+        whole_files,
     )
     prompt.text = _render(spec, prompt)
     return prompt
@@ -592,7 +598,11 @@ def _render(spec: Spec, prompt: TaskPrompt) -> str:
             "Add or update tests for the criteria above; tag each test with "
             "`Validates: Requirements X.Y` in its docstring."
         )
-    out.append("Do only this task, and run the tests before you answer.")
+    out.append(
+        "Do only this task."
+        if prompt.whole_files
+        else "Do only this task, and run the tests before you answer."
+    )
     if prompt.property_file and prompt.properties:
         ids = ", ".join(prop.id for prop in prompt.properties)
         if prompt.property_file_generated:
@@ -606,21 +616,44 @@ def _render(spec: Spec, prompt: TaskPrompt) -> str:
                 f"`{prompt.property_file}`, each with `Feature: {spec.name}, Property N` in a "
                 "comment and `Validates: Requirements X.Y` in its docstring."
             )
-    out.append(f'More of the spec: read_spec("{spec.name}", "<part>").')
+    if not prompt.whole_files:
+        out.append(f'More of the spec: read_spec("{spec.name}", "<part>").')
     return "\n".join(out) + "\n"
 
 
+_PYTEST_NO_TESTS = 5
+"""pytest's exit status when it collected no test."""
+
+
 def feedback_prompt(
-    attempt: int, attempts: int, command: str, exit_code: int, tail: str, *, timed_out: bool
+    attempt: int,
+    attempts: int,
+    command: str,
+    exit_code: int,
+    tail: str,
+    *,
+    timed_out: bool,
+    whole_files: bool = False,
 ) -> str:
-    """The next attempt's request: how verification failed, with the end of its output."""
+    """The next attempt's request: how verification failed, with the end of its output
+    (worded for the whole-file edit format with ``whole_files``)."""
     how = "timed out" if timed_out else f"exited with status {exit_code}"
+    if exit_code == _PYTEST_NO_TESTS and "pytest" in command and not timed_out:
+        how += (
+            " because it found no tests: the task's tests are part of the task (for pytest, "
+            "in files named `test_*.py`)"
+        )
     fence = "`" * max(3, max((len(run) for run in re.findall(r"`{3,}", tail)), default=0) + 1)
     return (
         f"Verification failed (attempt {attempt} of {attempts}): `{command}` {how}. "
         f"The end of its output:\n{fence}text\n{tail.rstrip()}\n{fence}\n"
         "Find the cause and fix it (fix the code, not the tests, unless a test is wrong about "
-        "the criteria). Run the tests again before you answer."
+        "the criteria). "
+        + (
+            "Answer with the files that fix it, each written in full."
+            if whole_files
+            else "Run the tests again before you answer."
+        )
     )
 
 

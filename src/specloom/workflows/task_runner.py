@@ -19,10 +19,16 @@ calls for each task (``specloom.workflows.execution`` is the contract). For one 
    runs in ``job.workdir`` (``verify.run_verification``: a real subprocess, sandboxed like the
    agent's commands); for a property task its property test file runs too;
 5. on failure the end of the test output goes back to the agent as the next request, with
-   the conversation so far, up to ``retries`` more times (``run.retries``, default 2). It
-   stops early, ``stuck``, when two attempts in a row changed no file (the first one that
-   changes nothing is told so and tried again: small models often answer with code in text
-   instead of writing it) or failed the same way (``verify.failure_signature``).
+   the conversation so far (in the whole-file format: with the files as they are now, and
+   what became of the last answer's files), up to ``retries`` more times (``run.retries``,
+   default 2). It stops early, ``stuck``, when two attempts in a row changed no file (the
+   first one that changes nothing is told so and tried again: small models often answer
+   with code in text instead of writing it) or failed the same way (``verify.failure_signature``).
+
+Models with a small window (the embedded one) work in the whole-file edit format
+(``task_files.edit_format_for``; ``run.edit_format`` in settings): no tools, the project's
+files in the instructions (``task_files.with_files``), and the files of the answer written
+by the agent loop (``specloom.agent.whole_files``); MCP servers are not started for them.
 
 Events: ``attempt_started``, ``agent_event`` (the agent's events, text deltas joined into
 larger pieces; ``notice`` and ``property_tests`` too) and ``verification`` (command, exit
@@ -36,8 +42,8 @@ cancellation goes on up.
 
 May import: the standard library, ``anyio``, ``pydantic_ai`` (messages), ``specloom.errors``,
 ``specloom.settings``, ``specloom.workspace``, ``specloom.spec``, ``specloom.agent``,
-``specloom.llm.metering`` and the sibling modules ``execution``, ``task_prompt``, ``verify``
-and ``properties``.
+``specloom.llm.metering`` and the sibling modules ``execution``, ``task_prompt``, ``task_files``,
+``verify`` and ``properties``.
 """
 
 from __future__ import annotations
@@ -45,7 +51,6 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -62,6 +67,16 @@ from specloom.workflows.properties import (
     generate_property_tests,
     is_python_project,
     property_test_path,
+)
+from specloom.workflows.task_files import (
+    answer_tokens,
+    edit_format_for,
+    is_cache,
+    likely_files,
+    project_files,
+    request_chars,
+    whole_file_request,
+    with_files,
 )
 from specloom.workflows.task_prompt import (
     DESIGN_CHARS,
@@ -97,10 +112,6 @@ DEFAULT_RETRIES = 2
 TEXT_CHUNK = 400
 """Characters of streamed text joined into one ``agent_event`` (also sent at each pause)."""
 _SHOWN = 500
-_CACHE_PARTS = frozenset(
-    {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".tox",
-     "node_modules", ".venv", "venv", ".coverage", ".nox", ".cache"}
-)  # fmt: skip
 _PYTEST_PREFIX = re.compile(r"^(?P<prefix>.*?\bpytest)\b")
 
 
@@ -191,6 +202,15 @@ class _Options:
     property_tests: bool
 
 
+NOTHING_WRITTEN = (
+    "Your last answer wrote no file, so nothing new could be verified. Write each file you "
+    "create or change in full: its path on a line of its own, then a fenced code block."
+)
+_WHOLE_DESIGN_CHARS = 1_500
+"""Design characters in a whole-file request (the files shown need the room)."""
+_WHOLE_CONTEXT_CHARS = 1_500
+"""Steering and memory characters in a whole-file run's instructions."""
+
 NOTHING_CHANGED = (
     "Your last answer changed no file, so nothing new could be verified. Make the change in "
     "the files with the write_file or edit_file tool (code in your answer's text is not "
@@ -271,11 +291,6 @@ def _event_data(event: AgentEvent) -> dict[str, Any]:
     return {"type": event.kind}  # every kind is handled above; a new one still gets through
 
 
-def _is_cache(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return any(part in _CACHE_PARTS for part in parts) or path.endswith((".pyc", ".pyo"))
-
-
 @dataclass(slots=True)
 class _Tally:
     attempts: int = 0
@@ -304,6 +319,8 @@ class _TaskRun:
         self.relay = _Relay(emit, job.task_id)
         self.tally = _Tally()
         self.prepared: PreparedAgent | None = None
+        self.whole = False
+        self.touched: list[str] = []
         recorder = options.recorder
         self.answers_before = len(recorder.answers) if recorder is not None else 0
 
@@ -388,6 +405,15 @@ class _TaskRun:
         generated = False
         cap = _context_cap(self.options.model)
         design_chars = min(DESIGN_CHARS, cap) if cap is not None else DESIGN_CHARS
+        try:
+            self.whole = edit_format_for(self.options.model, self.settings) == "whole"
+        except UserFacingError as error:
+            return self._outcome(False, str(error))
+        if self.whole:
+            # The files take the room the tools and the repository map would: the design's
+            # share and the context block get smaller.
+            design_chars = min(design_chars, _WHOLE_DESIGN_CHARS)
+            cap = min(cap, _WHOLE_CONTEXT_CHARS) if cap is not None else _WHOLE_CONTEXT_CHARS
         if is_property_task(task):
             first = build_task_prompt(spec, task.id, design_chars=design_chars)
             ids = [prop.id for prop in first.properties]
@@ -403,14 +429,17 @@ class _TaskRun:
             property_file=property_file,
             property_file_generated=generated,
             design_chars=design_chars,
+            whole_files=self.whole,
         )
+        self.touched = [*touched_paths(task), *([property_file] if property_file else [])]
         context = task_context(
             job.root,
             job.workdir,
             request=task_request(task),
-            touched=touched_paths(task),
+            touched=self.touched,
             settings=self.settings,
             max_chars=cap,
+            include_repo_map=not self.whole,
         )
         try:
             self.prepared = self._prepare()
@@ -454,9 +483,10 @@ class _TaskRun:
         return outcome
 
     def _prepare(self) -> PreparedAgent:
-        from specloom.agent.runtime import prepare_agent
+        from specloom.agent.runtime import context_window, prepare_agent
 
         job, options = self.job, self.options
+        window = context_window(options.model)
         return prepare_agent(
             job.workdir,
             options.model,
@@ -470,10 +500,12 @@ class _TaskRun:
             command=f"run {job.spec} {job.task_id}",
             spec=job.spec,
             task=job.task_id,
-            use_mcp=options.use_mcp,
+            use_mcp=options.use_mcp and not self.whole,
             limits=options.limits,
             state_root=job.root,
             hooks=True,
+            edit_format="whole" if self.whole else "tools",
+            model_settings={"max_tokens": answer_tokens(window)} if self.whole else None,
         )
 
     async def _attempts(
@@ -494,12 +526,18 @@ class _TaskRun:
         previous: str | None = None
         unchanged_before = False
         summary = ""
+        feedback: str | None = None
+        notes: list[str] = []
         for attempt in range(1, allowed + 1):
             self.tally.attempts = attempt
             self.emit(RunEvent("attempt_started", task.id, {
                 "attempt": attempt, "attempts": allowed, "retry": attempt > 1}))  # fmt: skip
+            message, shown = request, context
+            if self.whole:
+                # No conversation is carried over: each attempt sees the files as they are now.
+                message, shown = self._whole_request(request, context, feedback, notes)
             try:
-                result = await runner.run(request, context=context, history=history)
+                result = await runner.run(message, context=shown, history=history)
             except UserFacingError as error:  # a checkpoint that failed, a model that failed
                 self.relay.flush()
                 return self._outcome(False, f"attempt {attempt} stopped: {error}")
@@ -541,31 +579,57 @@ class _TaskRun:
                 break
             previous = signature if changed else previous
             unchanged_before = not changed
-            request = feedback_prompt(
+            feedback = feedback_prompt(
                 attempt,
                 allowed,
                 verification.command,
                 verification.exit_code,
                 verification.tail,
                 timed_out=verification.timed_out,
+                whole_files=self.whole,
             )
-            if not changed:
-                request = f"{NOTHING_CHANGED}\n\n{request}"
+            notes = list(result.file_blocks)
+            if self.whole:
+                if not changed:
+                    feedback = f"{NOTHING_WRITTEN}\n\n{feedback}"
+                continue
+            request = f"{NOTHING_CHANGED}\n\n{feedback}" if not changed else feedback
             history = repair_messages(result.messages)
         return self._outcome(False, f"verification failed after {allowed} attempt(s): {summary}")
+
+    def _whole_request(
+        self, task_text: str, context: Any, feedback: str | None, notes: list[str]
+    ) -> tuple[str, Any]:
+        """One attempt's request in the whole-file format, and its context block with the
+        project's files as they are now."""
+        assert self.prepared is not None
+        window = _context_window(self.options.model)
+        message = whole_file_request(task_text, feedback=feedback, notes=notes)
+        used = len(self.prepared.runner.instructions) + len(message) + len(context.render())
+        files = project_files(
+            self.job.workdir, first=self.touched, budget=max(0, request_chars(window) - used)
+        )
+        message = whole_file_request(
+            task_text,
+            named=files.named,
+            likely=likely_files(self.job.workdir, self.touched, files),
+            feedback=feedback,
+            notes=notes,
+        )
+        return message, with_files(context, files)
 
     async def _changed(self, result: AgentResult) -> bool:
         """Whether the attempt changed a file: what differs from the attempt's first
         checkpoint (commands' changes too), caches left out."""
         if not result.checkpoints:
-            return any(not _is_cache(path) for path in result.changed_files)
+            return any(not is_cache(path) for path in result.changed_files)
         store = CheckpointStore(self.job.workdir)
         first = result.checkpoints[0]
         try:
             changes = await anyio.to_thread.run_sync(lambda: store.changes(first))
         except CheckpointError:
-            return any(not _is_cache(path) for path in result.changed_files)
-        return any(not _is_cache(change.path) for change in changes)
+            return any(not is_cache(path) for path in result.changed_files)
+        return any(not is_cache(change.path) for change in changes)
 
     async def _verify(
         self, attempt: int, command: TestCommand, property_file: str | None
@@ -657,6 +721,12 @@ class _TaskRun:
             missing = ", ".join(prop for prop, _ in written.failed)
             self._notice(f"no test could be generated for property {missing}: the agent writes it")
         return shown, not written.failed
+
+
+def _context_window(model: Model) -> int | None:
+    from specloom.agent.runtime import context_window
+
+    return context_window(model)
 
 
 def _context_cap(model: Model) -> int | None:

@@ -79,7 +79,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-DEFAULT_CONTEXT = 4096
+DEFAULT_CONTEXT = 8192
 """Context window in tokens (the catalog says the same)."""
 MAX_PARALLEL_CALLS = 8
 """Tool calls one answer may hold."""

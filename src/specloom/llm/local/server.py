@@ -35,7 +35,7 @@ from specloom.llm.local.protocol import ChatEngine, Reply, error_reply, respond
 __all__ = ["MAX_BODY_BYTES", "SHUTDOWN_GRACE_S", "LocalServer", "is_loopback", "serve"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-"""Largest request body accepted (a full 4,096-token context is far less)."""
+"""Largest request body accepted (a full 8,192-token context is far less)."""
 SHUTDOWN_GRACE_S = 30.0
 """Seconds a stop waits for requests in flight to finish (streams end at their next event)."""
 

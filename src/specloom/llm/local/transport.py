@@ -16,7 +16,7 @@ which releases the engine at the next token.
 
 The model's profile says what it can do: JSON-schema output (llama.cpp grammars, so
 ``NativeOutput`` is used for structured generation), tools, text only (no images or audio),
-and a 4,096-token context.
+and an 8,192-token context.
 
 May import: the standard library, ``anyio``, ``httpx2``, ``openai``, ``pydantic_ai``,
 ``specloom.errors`` and the sibling modules ``engine``, ``protocol`` and ``weights``.

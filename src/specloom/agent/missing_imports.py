@@ -1,0 +1,186 @@
+"""Missing imports in a Python file a model wrote whole, found and added.
+
+Small models write code that uses ``Counter`` without importing it, and tests that call the
+function under test without importing it from its module: the tests then fail with a
+``NameError`` that says nothing about the task. ``missing_imports`` finds the names a module
+uses and never binds (no assignment, definition, parameter or import binds them anywhere in
+it; builtins aside) and resolves each one it can: a module of the standard library
+(``re``, ``sys``), a well-known name of one (``Counter``, ``Path``, ``dataclass``), a test
+library (``pytest``, ``hypothesis``'s ``given`` and ``st``), or a top-level
+name that exactly one of the project's modules defines (``from wordcount import
+count_words``). A name it cannot resolve is left alone; the tests will say so.
+``add_imports`` puts the lines after the module's docstring, ``__future__`` imports and
+leading imports. The whole-file edit format (``specloom.agent.whole_files``) applies both and
+says what it added.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
+
+__all__ = ["add_imports", "missing_imports", "module_name", "top_level_names"]
+
+_KNOWN = {
+    "Counter": "collections", "defaultdict": "collections", "OrderedDict": "collections",
+    "deque": "collections", "namedtuple": "collections", "ChainMap": "collections",
+    "Path": "pathlib", "PurePath": "pathlib", "PurePosixPath": "pathlib",
+    "dataclass": "dataclasses", "field": "dataclasses", "asdict": "dataclasses",
+    "Any": "typing", "Optional": "typing", "Union": "typing", "List": "typing",
+    "Dict": "typing", "Tuple": "typing", "Set": "typing", "Iterable": "typing",
+    "Iterator": "typing", "Callable": "typing", "Sequence": "typing", "Mapping": "typing",
+    "TextIO": "typing", "NamedTuple": "typing",
+    "StringIO": "io", "BytesIO": "io", "TextIOWrapper": "io",
+    "Enum": "enum", "partial": "functools", "reduce": "functools", "lru_cache": "functools",
+    "wraps": "functools", "chain": "itertools", "islice": "itertools",
+    "ArgumentParser": "argparse", "Namespace": "argparse",
+    "Decimal": "decimal", "Fraction": "fractions", "dedent": "textwrap",
+    "redirect_stdout": "contextlib", "contextmanager": "contextlib",
+    "mock": "unittest", "patch": "unittest.mock", "MagicMock": "unittest.mock",
+}  # fmt: skip
+"""Names of the standard library a model uses without importing, and their modules."""
+_TEST_LIBRARIES = {
+    "pytest": "import pytest",
+    "hypothesis": "import hypothesis",
+    "given": "from hypothesis import given",
+    "assume": "from hypothesis import assume",
+    "st": "from hypothesis import strategies as st",
+    "strategies": "from hypothesis import strategies",
+}
+_MODULE_ATTRIBUTES = frozenset(
+    {"__file__", "__name__", "__doc__", "__spec__", "__loader__", "__package__", "__path__",
+     "__builtins__", "__annotations__"}
+)  # fmt: skip
+
+
+def module_name(path: str) -> str | None:
+    """The module a project's Python file is imported as (``src/`` layouts included), or
+    ``None`` for a file that is not one (not ``.py``, a test, a dashed name)."""
+    pure = PurePosixPath(path)
+    if pure.suffix != ".py" or "tests" in pure.parts or pure.name.startswith("test_"):
+        return None
+    parts = list(pure.with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    if not parts or not all(part.isidentifier() for part in parts):
+        return None
+    return ".".join(parts)
+
+
+def top_level_names(source: str) -> frozenset[str]:
+    """The public names a module defines at its top level (functions, classes, constants)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(name for name in names if not name.startswith("_"))
+
+
+def missing_imports(
+    source: str, *, project: Mapping[str, frozenset[str]] = {}, this_module: str | None = None
+) -> list[str]:
+    """Import lines for the names ``source`` uses and never binds (see the module docstring).
+
+    Args:
+        source: A Python module's text; one that does not parse gets no lines.
+        project: The project's modules and the names each defines (``top_level_names``).
+        this_module: The module ``source`` is, so that it never imports from itself.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    bound, used, star = _names(tree)
+    if star:
+        return []
+    known = set(dir(builtins)) | _MODULE_ATTRIBUTES | bound
+    lines = {_resolve(name, project, this_module) for name in used - known}
+    return sorted(line for line in lines if line is not None)
+
+
+def add_imports(source: str, lines: Iterable[str]) -> str:
+    """``source`` with ``lines`` after its docstring, ``__future__`` imports and the imports
+    it starts with."""
+    new = [line for line in lines if line]
+    if not new:
+        return source
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    after = 0
+    for index, node in enumerate(tree.body):
+        docstring = (
+            index == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        )
+        if docstring or isinstance(node, (ast.Import, ast.ImportFrom)):
+            after = node.end_lineno or node.lineno
+            continue
+        break
+    text = source.splitlines(keepends=True)
+    head, tail = text[:after], text[after:]
+    if head and not head[-1].endswith("\n"):
+        head[-1] += "\n"
+    block = [f"{line}\n" for line in new]
+    if not head and tail and tail[0].strip():
+        block.append("\n")
+    return "".join(head + block + tail)
+
+
+def _names(tree: ast.Module) -> tuple[set[str], set[str], bool]:
+    """Names bound anywhere, names read anywhere, and whether a ``*`` import is there."""
+    bound: set[str] = set()
+    used: set[str] = set()
+    star = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                bound.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+    return bound, used, star
+
+
+def _resolve(name: str, project: Mapping[str, frozenset[str]], this: str | None) -> str | None:
+    defining = sorted(module for module, names in project.items() if name in names)
+    defining = [module for module in defining if module != this]
+    if len(defining) == 1:
+        return f"from {defining[0]} import {name}"
+    if defining:
+        return None  # several modules define it: not ours to choose
+    if name in _KNOWN:
+        return f"from {_KNOWN[name]} import {name}"
+    if name in sys.stdlib_module_names and not name.startswith("_"):
+        return f"import {name}"
+    return _TEST_LIBRARIES.get(name)

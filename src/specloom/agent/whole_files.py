@@ -1,0 +1,401 @@
+"""Whole-file answers: for models too small to drive the tools, the files are in the answer.
+
+A model with a small context window (the embedded one holds 8,192 tokens) cannot keep the tool
+definitions, the standing instructions and the work in view at once; it then answers with code
+in its text instead of calling ``write_file``. In the whole-file edit format the model gets no
+tools: what it needs to see is in its instructions, and it answers with every file it changes
+written out in full, its path on the line before a fenced block::
+
+    wordcount.py
+    ```python
+    import sys
+    ...
+    ```
+
+``parse_file_blocks`` reads such an answer leniently, as small models write it: the path may
+also be in the fence's info string (```` ```python wordcount.py ````), in a heading, in bold or
+backticks, after ``File:``, or in a comment on the block's first line. A block that leaves code
+out (``# ... rest of the file unchanged``) is refused for a file that exists, since writing it
+would delete the rest; a block with no path is reported, not guessed at. The agent loop writes
+the blocks through the ``write_file`` tool, so approvals, checkpoints, the audit log and tool
+hooks see each one as a tool call.
+
+Python files get the imports they lack (``specloom.agent.missing_imports``): a name the file
+uses and never binds that the standard library, a test library or exactly one of the project's
+modules provides; the note of the write says which lines were added.
+
+May import: the standard library, ``specloom.errors``, ``specloom.agent.tool_env``,
+``specloom.agent.file_tools`` and ``specloom.agent.missing_imports`` (and, for their types,
+``specloom.hooks``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from specloom.agent.file_tools import write_file
+from specloom.agent.missing_imports import (
+    add_imports,
+    missing_imports,
+    module_name,
+    top_level_names,
+)
+from specloom.errors import ModelFacingError
+
+if TYPE_CHECKING:
+    from specloom.agent.tool_env import ToolEnv
+    from specloom.hooks.toolset import ToolHooks
+
+__all__ = [
+    "PLACEHOLDER_PATH",
+    "WHOLE_FILE_INSTRUCTIONS",
+    "FileBlock",
+    "ParsedAnswer",
+    "apply_file_blocks",
+    "elided",
+    "parse_file_blocks",
+]
+
+PLACEHOLDER_PATH = "path/to/file.py"
+"""The path of the instructions' example: an answer that copies it names no file."""
+
+WHOLE_FILE_INSTRUCTIONS = """\
+You are specloom's coding agent, working in the project at {root}. You have no tools: the \
+files you need are in the request, and your answer is applied to the project.
+To create or change a file, write its path on a line of its own, then the WHOLE new content \
+of the file in a fenced code block, like this:
+
+path/to/file.py
+```python
+the complete file, every line of it
+```
+
+Write every file you change in full: never leave lines out or write "..." or "rest unchanged". \
+Paths are relative to the project root. After the files, say in one or two lines what you did.\
+"""
+"""Standing instructions of a run in the whole-file edit format; ``{root}`` becomes the root."""
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]{0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
+_PATH = re.compile(r"^(?:\./)?[\w.@+-]+(?:/[\w.@+-]+)*$")
+_LANGUAGES = frozenset(
+    {"python", "py", "python3", "toml", "json", "yaml", "yml", "ini", "cfg", "text", "txt",
+     "markdown", "md", "javascript", "js", "typescript", "ts", "tsx", "jsx", "html", "css",
+     "rust", "rs", "go", "java", "c", "cpp", "h", "sh", "bash", "shell", "console", "sql",
+     "diff", "plaintext", "makefile", "dockerfile", "xml", "ruby", "rb", "kotlin", "swift"}
+)  # fmt: skip
+_BARE_NAMES = frozenset({"Makefile", "Dockerfile", "LICENSE", "Procfile", "Gemfile", "Justfile"})
+"""Files named without an extension that are paths wherever they appear."""
+_COMMAND_LANGUAGES = frozenset({"sh", "bash", "shell", "console", "zsh", "powershell"})
+_LABEL = re.compile(
+    r"^(?:#+\s*|[-*]\s+|\d+\.\s+)?(?:\*\*|__)?(?:(?:new |updated |the )?"
+    r"(?:file(?:name)?|path|create|update|modify|write)(?:\s*[:\-]\s*|\s+))?",
+    re.IGNORECASE,
+)
+_COMMENT = re.compile(r"^\s*(?:#|//|--|/\*|<!--)\s*(?:(?:file(?:name)?|path)\s*:\s*)?(?P<path>\S+)"
+                      r"\s*(?:\*/|-->)?\s*$", re.IGNORECASE)  # fmt: skip
+_COMMENT_START = r"^[ \t]*(?:#|//|/\*|<!--|--)"
+_ELISION = re.compile(
+    # a comment that is only an ellipsis, or one that says code was left out
+    _COMMENT_START
+    + r"[ \t]*(?:\.\.\.|…)[ \t]*(?:\*/|-->)?[ \t]*$|"
+    + _COMMENT_START
+    + r"[^\n]*?(?:"
+    r"\brest of (?:the )?(?:code|file|module|class|implementation|functions?|methods?|tests?)\b|"
+    r"\b(?:code|content|functions?|methods?|tests?|imports?) (?:(?:remains?|stays?|is|are) )?"
+    r"unchanged\b|\bunchanged (?:code|content|functions?|methods?|tests?)\b|"
+    r"\bsame as before\b|"
+    r"(?:\.\.\.|…)[ \t]*(?:the )?(?:existing|remaining|other|previous|more|original)\b|"
+    r"\b(?:existing|remaining|previous|original) (?:code|functions?|methods?|tests?|content)"
+    r"[ \t]*(?:\.\.\.|…|here\b|goes\b|as before\b|unchanged\b))",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileBlock:
+    """One file of an answer.
+
+    Attributes:
+        path: The file, relative to the project root, as the answer names it.
+        content: Its whole new content (ending with a newline).
+        line: The answer's line the block starts on (1-based), for messages.
+    """
+
+    path: str
+    content: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAnswer:
+    """What ``parse_file_blocks`` found.
+
+    Attributes:
+        files: The files, in order; a path written twice keeps its last block.
+        unnamed: Lines (1-based) of code blocks that named no file (commands left out).
+        cut_off: Files whose block never closes (the answer was cut off): not written, since
+            their end is missing.
+    """
+
+    files: list[FileBlock]
+    unnamed: list[int]
+    cut_off: list[str]
+
+
+def parse_file_blocks(answer: str, known_paths: frozenset[str] = frozenset()) -> ParsedAnswer:
+    """The files written in ``answer`` (see the module docstring).
+
+    Args:
+        answer: The model's answer.
+        known_paths: Files of the project (relative, ``/``-separated): a bare name or a
+            path-like word that names one of them counts as a path even without an extension.
+    """
+    lines = answer.splitlines()
+    found: dict[str, FileBlock] = {}
+    unnamed: list[int] = []
+    cut_off: list[str] = []
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        if opening is None:
+            index += 1
+            continue
+        fence = opening.group("fence")
+        end = index + 1
+        while end < len(lines) and not _closes(lines[end], fence):
+            end += 1
+        body = lines[index + 1 : end]
+        info = opening.group("info").strip()
+        path, body = _block_path(info, lines[:index], body, known_paths)
+        if path is not None and end == len(lines):
+            cut_off.append(path)
+        elif path is not None:
+            content = "\n".join(body)
+            found.pop(path, None)
+            found[path] = FileBlock(path, content + "\n" if content else "", index + 1)
+        elif _language(info) not in _COMMAND_LANGUAGES:
+            unnamed.append(index + 1)
+        index = end + 1
+    return ParsedAnswer(list(found.values()), unnamed, cut_off)
+
+
+def elided(content: str) -> str | None:
+    """The first line of ``content`` that stands for code left out, if any."""
+    match = _ELISION.search(content)
+    if match is None:
+        return None
+    start = content.rfind("\n", 0, match.start()) + 1
+    end = content.find("\n", match.start())
+    return content[start : end if end != -1 else len(content)].strip()
+
+
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0])
+
+
+def _language(info: str) -> str:
+    return info.split()[0].lower() if info.split() else ""
+
+
+def _block_path(
+    info: str, before: list[str], body: list[str], known: frozenset[str]
+) -> tuple[str | None, list[str]]:
+    """The block's path and its body (a first-line path comment taken out)."""
+    for word in re.split(r"[\s:]+", info):
+        candidate = _as_path(word.removeprefix("title=").strip("\"'"), known)
+        if candidate is not None:
+            return candidate, body
+    for line in reversed(before[-2:]):
+        if not line.strip():
+            continue
+        candidate = _label_path(line, known)
+        if candidate is not None:
+            return candidate, body
+        break
+    if body:
+        comment = _COMMENT.match(body[0])
+        if comment is not None:
+            candidate = _as_path(comment.group("path"), known)
+            if candidate is not None:
+                return candidate, body[1:]
+    return None, body
+
+
+def _label_path(line: str, known: frozenset[str]) -> str | None:
+    """The path a line before a block names (``wordcount.py``, ``**File: a/b.py**``...)."""
+    text = _LABEL.sub("", line.strip(), count=1)
+    text = text.strip().strip("*_`'\"").rstrip(":").strip().strip("*_`'\"")
+    if " " not in text:
+        return _as_path(text, known)
+    quoted = re.findall(r"`([^`\s]+)`", line)
+    if len(quoted) == 1:
+        return _as_path(quoted[0], known)
+    # "app.py (new file)", "app.py - the entry point": the path, then a remark
+    first, rest = text.split(" ", 1)
+    if rest.lstrip().startswith(("(", "-", "–", "—", "[")):
+        return _as_path(first, known)
+    # "Here is the code for app.py:": a sentence that ends with the path and a colon
+    if line.rstrip().rstrip("*_").endswith(":"):
+        return _as_path(text.rsplit(" ", 1)[-1], known)
+    return None
+
+
+def _as_path(word: str, known: frozenset[str]) -> str | None:
+    word = word.strip().strip("`*'\"").rstrip(":,.;)").lstrip("(")
+    if word in _BARE_NAMES:
+        return word
+    if not word or not _PATH.match(word) or word.lower() in _LANGUAGES:
+        return None
+    path = PurePosixPath(word.removeprefix("./"))
+    if ".." in path.parts:
+        return None
+    shown = path.as_posix()
+    if shown == PLACEHOLDER_PATH:
+        return None
+    if shown in known or path.suffix or "/" in shown:
+        return shown
+    return None
+
+
+CallStarted = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+"""Told of each write before it runs: call id, tool name, arguments."""
+CallFinished = Callable[[str, str, bool, str], Awaitable[None]]
+"""Told of each write after it ran: call id, tool name, whether it worked, its result."""
+
+
+async def apply_file_blocks(
+    answer: str,
+    env: ToolEnv,
+    *,
+    started: CallStarted,
+    finished: CallFinished,
+    hooks: ToolHooks | None = None,
+    call_prefix: str = "answer",
+) -> list[str]:
+    """Write the files of ``answer`` with the ``write_file`` tool, one call each.
+
+    Each write asks for approval, is preceded by the step's checkpoint and recorded, as a call
+    the model made would be; ``preToolUse`` hooks may refuse it. A block that leaves code out
+    of a file that exists is refused without a write.
+
+    Args:
+        answer: The model's answer.
+        env: The tools' environment of the run.
+        started: Called before each write (events, audit log).
+        finished: Called after each write.
+        hooks: The run's tool hooks, if any listen.
+        call_prefix: Start of the call ids given to the writes.
+
+    Returns:
+        One line per block: what was written, or why it was not.
+
+    Raises:
+        CheckpointError: The snapshot before the first write failed (nothing was written).
+    """
+    parsed = parse_file_blocks(answer)
+    notes: list[str] = []
+    modules = _project_modules(env, parsed.files) if _any_python(parsed.files) else {}
+    for number, block in enumerate(parsed.files, start=1):
+        block, added = _with_imports(block, modules)
+        call_id = f"{call_prefix}-{number}"
+        arguments = {"path": block.path, "content": block.content}
+        await started(call_id, "write_file", arguments)
+        ok, result = await _write(env, block, arguments, hooks)
+        await finished(call_id, "write_file", ok, result)
+        if ok and added:
+            result += f" Added the imports it lacked: {'; '.join(added)}."
+        notes.append(result if ok else f"{block.path} was not written: {result}")
+    for path in parsed.cut_off:
+        notes.append(
+            f"{path} was not written: your answer ends inside its block (it was cut off); "
+            "send it again, shorter if it can be."
+        )
+    for line in parsed.unnamed:
+        notes.append(
+            f"The code block at line {line} of your answer names no file, so it was not "
+            f"applied: put the file's real path (not {PLACEHOLDER_PATH}) on the line before "
+            "the block."
+        )
+    return notes
+
+
+_MODULE_FILES = 400
+"""Python files of the project read for the names they define (missing imports)..."""
+_WALKED = 4_000
+"""...among the first files of the project's listing."""
+
+
+def _any_python(blocks: list[FileBlock]) -> bool:
+    return any(block.path.endswith(".py") for block in blocks)
+
+
+def _project_modules(env: ToolEnv, blocks: list[FileBlock]) -> dict[str, frozenset[str]]:
+    """The project's modules and their top-level names, the answer's versions first."""
+    modules: dict[str, frozenset[str]] = {}
+    root = env.workspace.primary
+    for path in itertools.islice(env.workspace.files(root), _WALKED):
+        relative = path.relative_to(root).as_posix()
+        name = module_name(relative)
+        if name is None or any(part.startswith(".") for part in PurePosixPath(relative).parts):
+            continue
+        try:
+            modules[name] = top_level_names(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(modules) >= _MODULE_FILES:
+            break
+    for block in blocks:
+        name = module_name(block.path)
+        if name is not None:
+            modules[name] = top_level_names(block.content)
+    return modules
+
+
+def _with_imports(
+    block: FileBlock, modules: dict[str, frozenset[str]]
+) -> tuple[FileBlock, list[str]]:
+    """``block`` with the imports its Python code lacks, and those lines."""
+    if not block.path.endswith(".py"):
+        return block, []
+    lines = missing_imports(block.content, project=modules, this_module=module_name(block.path))
+    if not lines:
+        return block, []
+    return FileBlock(block.path, add_imports(block.content, lines), block.line), lines
+
+
+async def _write(
+    env: ToolEnv, block: FileBlock, arguments: dict[str, Any], hooks: ToolHooks | None
+) -> tuple[bool, str]:
+    try:
+        exists = env.workspace.resolve(block.path, write=True).is_file()
+    except ModelFacingError as error:
+        return False, str(error)
+    left_out = elided(block.content) if exists else None
+    if left_out is not None:
+        return False, (
+            f"the block leaves code out ({left_out!r}), and writing it would delete that code; "
+            "write the whole file"
+        )
+    added: list[str] = []
+    if hooks is not None:
+        before = await hooks.before("write_file", arguments)
+        if before.blocked:
+            return False, f"a hook blocked it: {before.reason}"
+        added += before.context
+    try:
+        result = await write_file(env, block.path, block.content)
+    except ModelFacingError as error:
+        return False, str(error)
+    if hooks is not None:
+        added += await hooks.after("write_file", arguments, result)
+    if added:
+        from specloom.hooks.toolset import hook_context_text
+
+        result = f"{result}\n\n{hook_context_text(added)}"
+    return True, result
