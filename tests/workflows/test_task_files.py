@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from specloom.agent.checkpoints import CheckpointStore
 from specloom.agent.context import Context
 from specloom.errors import SettingsError
 from specloom.llm.catalog import ModelEntry
 from specloom.llm.metering import UsageRecorder
 from specloom.llm.routing import RoutedModel
 from specloom.settings import load_settings
+from specloom.workflows.execution import TaskJob
 from specloom.workflows.task_files import (
     ShownFiles,
     answer_tokens,
@@ -28,7 +31,7 @@ from specloom.workflows.task_files import (
     whole_file_request,
     with_files,
 )
-from specloom.workflows.task_runner import NOTHING_WRITTEN
+from specloom.workflows.task_runner import NOTHING_WRITTEN, STARTED_OVER, make_executor
 from tests.workflows.test_task_runner import (
     CALC,
     Script,
@@ -205,34 +208,42 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+class Watched:
+    """A ``Script`` whose requests also record the tools offered and the answer's cap."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.offered: list[list[str]] = []
+        self.limits: list[object] = []
+        plain = script.answer
+
+        def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+            self.offered.append([tool.name for tool in info.function_tools])
+            self.limits.append((info.model_settings or {}).get("max_tokens"))
+            return plain(messages, info)
+
+        script.answer = answer  # type: ignore[method-assign]
+
+
 @pytest.mark.slow
-async def test_each_attempt_sees_the_files_as_they_are_and_the_last_failure(
+async def test_a_retry_starts_from_the_project_as_it_was_with_the_last_failure(
     project: Path,
 ) -> None:
-    offered: list[list[str]] = []
-    limits: list[object] = []
     script = Script(
         [
             answer_with(CALC.replace("a - b", "a * b")),
             answer_with(CALC.replace("a - b", "a + b"), note="Now it adds."),
         ]
     )
-    plain = script.answer
-
-    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        offered.append([tool.name for tool in info.function_tools])
-        limits.append((info.model_settings or {}).get("max_tokens"))
-        return plain(messages, info)
-
-    script.answer = answer  # type: ignore[method-assign]
+    watched = Watched(script)
 
     outcome, events = await execute(project, script, retries=2)
 
     assert outcome.ok, outcome.reason
     assert outcome.attempts == 2 and outcome.changed_files == ["calc.py"]
     assert "a + b" in (project / "calc.py").read_text()
-    assert offered == [[], []]  # no tools: the files are in the answer
-    assert limits == [4_096, 4_096]  # room kept for the answer
+    assert watched.offered == [[], []]  # no tools: the files are in the answer
+    assert watched.limits == [4_096, 4_096]  # room kept for the answer
     assert [check["passed"] for check in verifications(events)] == [False, True]
     first, retry = script.seen
     # No conversation is carried over: each attempt is one fresh request.
@@ -240,18 +251,58 @@ async def test_each_attempt_sees_the_files_as_they_are_and_the_last_failure(
     [first_prompt], [retry_prompt] = user_prompts(first), user_prompts(retry)
     assert "## The last attempt" not in first_prompt
     assert "Now answer with every file" in first_prompt and "calc.py" in first_prompt
-    assert "## Your last answer\n- Replaced calc.py" in retry_prompt
+    assert f"## Your last answer\n- {STARTED_OVER}" in retry_prompt
     assert "assert 6 == 5" in retry_prompt
-    # The instructions show the files as they are now: the retry sees the first answer's code.
-    assert "return a - b" in (script.instructions[0] or "")
-    assert "return a * b" in (script.instructions[1] or "")
+    # The failed files were set aside: the retry sees calc.py as it was before the task.
+    assert "return a - b" in (script.instructions[1] or "")
+    assert "return a * b" not in (script.instructions[1] or "")
     assert "tests/test_calc.py" in (script.instructions[1] or "")
+    notices = [
+        event.data["text"]
+        for event in events
+        if event.kind == "agent_event" and event.data["type"] == "notice"
+    ]
+    assert any("attempt 1's files were set aside" in notice for notice in notices)
     writes = [
         event.data
         for event in events
         if event.kind == "agent_event" and event.data["type"] == "tool_started"
     ]
     assert [data["tool"] for data in writes] == ["write_file", "write_file"]
+
+
+@pytest.mark.slow
+async def test_a_failed_task_s_files_are_set_aside_and_can_be_brought_back(
+    project: Path,
+) -> None:
+    wrong = CALC.replace("a - b", "a * b")
+    script = Script([answer_with(wrong), answer_with(CALC.replace("a - b", "a // b"))])
+
+    outcome, _ = await execute(project, script, retries=1)
+
+    assert not outcome.ok and outcome.attempts == 2
+    assert (project / "calc.py").read_text() == CALC  # the project as before the task
+    match = re.search(r"`specloom checkpoint restore (\w+)` brings them back", outcome.reason)
+    assert match is not None, outcome.reason
+    CheckpointStore(project).restore(match.group(1))
+    assert "a // b" in (project / "calc.py").read_text()  # the last attempt's files
+
+
+async def test_a_task_sharing_the_project_with_others_repairs_in_place(project: Path) -> None:
+    wrong = CALC.replace("a - b", "a * b")
+    script = Script([answer_with(wrong), text("I cannot see the problem.")])
+    executor = make_executor(
+        model=script.model(), settings=load_settings(project), mode="autopilot", retries=1
+    )
+    shared = TaskJob("calc", "1", project, project, "run-1", parallel=True)
+
+    outcome = await executor(shared, lambda event: None)
+
+    assert not outcome.ok and outcome.stuck
+    # Other tasks may be writing here: nothing is restored, the retry sees the files as they are.
+    assert (project / "calc.py").read_text() == wrong
+    assert "return a * b" in (script.instructions[1] or "")
+    assert "set aside" not in outcome.reason
 
 
 async def test_an_answer_that_writes_nothing_is_told_so_then_stuck(project: Path) -> None:

@@ -650,7 +650,7 @@ def feedback_prompt(
         "Find the cause and fix it (fix the code, not the tests, unless a test is wrong about "
         "the criteria). "
         + (
-            "Answer with the files that fix it, each written in full."
+            "Answer with every file the task needs, each written in full."
             if whole_files
             else "Run the tests again before you answer."
         )

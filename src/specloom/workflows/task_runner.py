@@ -29,6 +29,9 @@ Models with a small window (the embedded one) work in the whole-file edit format
 (``task_files.edit_format_for``; ``run.edit_format`` in settings): no tools, the project's
 files in the instructions (``task_files.with_files``), and the files of the answer written
 by the agent loop (``specloom.agent.whole_files``); MCP servers are not started for them.
+When the task has its folder to itself, a retry starts from the checkpoint before the task
+(the failed files are kept in a checkpoint), and a task that fails is set aside the same way,
+as a parallel run leaves a failed task's worktree unmerged.
 
 Events: ``attempt_started``, ``agent_event`` (the agent's events, text deltas joined into
 larger pieces; ``notice`` and ``property_tests`` too) and ``verification`` (command, exit
@@ -50,7 +53,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -205,6 +208,11 @@ class _Options:
 NOTHING_WRITTEN = (
     "Your last answer wrote no file, so nothing new could be verified. Write each file you "
     "create or change in full: its path on a line of its own, then a fenced code block."
+)
+STARTED_OVER = (
+    "Your last answer's files were set aside because the tests failed: the project is back "
+    "as it was before this task. Write every file of the task again, in full, so that the "
+    "failure below does not happen."
 )
 _WHOLE_DESIGN_CHARS = 1_500
 """Design characters in a whole-file request (the files shown need the room)."""
@@ -467,6 +475,8 @@ class _TaskRun:
             if before.context:
                 request = f"{request}\n\n{hook_context_text(before.context)}"
         outcome = await self._attempts(task, request, context, command, property_file)
+        if self.whole and not outcome.ok and outcome.changed_files:
+            outcome = await self._set_aside(outcome)
         if hooks is not None and hooks.has_hooks("postTaskExecution"):
             from specloom.hooks.model import EventKind, HookEvent
 
@@ -592,10 +602,52 @@ class _TaskRun:
             if self.whole:
                 if not changed:
                     feedback = f"{NOTHING_WRITTEN}\n\n{feedback}"
+                elif await self._start_over(attempt):
+                    notes = [STARTED_OVER]
                 continue
             request = f"{NOTHING_CHANGED}\n\n{feedback}" if not changed else feedback
             history = repair_messages(result.messages)
         return self._outcome(False, f"verification failed after {allowed} attempt(s): {summary}")
+
+    async def _start_over(self, attempt: int) -> bool:
+        """Before a retry in the whole-file format: the project as it was before the task.
+
+        A small model shown the files of its failed answer copies them back unchanged; from
+        the project as it was, with the failure to avoid, it writes the task afresh.
+        """
+        kept = await self._restore_start(f"attempt {attempt}'s files")
+        if kept is not None:
+            self._notice(
+                f"attempt {attempt}'s files were set aside (checkpoint {kept}); the next "
+                f"attempt starts from the project as it was before the task"
+            )
+        return kept is not None
+
+    async def _set_aside(self, outcome: TaskOutcome) -> TaskOutcome:
+        """A failed task's files in the whole-file format, set aside as a parallel run's
+        unmerged worktree is: the tasks after it are verified without its failing code."""
+        kept = await self._restore_start("the failed task's files")
+        if kept is None:
+            return outcome
+        return replace(
+            outcome,
+            reason=f"{outcome.reason} (its files were set aside; `specloom checkpoint "
+            f"restore {kept}` brings them back)",
+        )
+
+    async def _restore_start(self, what: str) -> str | None:
+        """Restore the checkpoint before the task's first change, when the task has its
+        folder to itself; returns the checkpoint that keeps the files as they were."""
+        job, first = self.job, self.tally.checkpoint
+        if first is None or (job.parallel and job.workdir == job.root):
+            return None
+        store = CheckpointStore(job.workdir)
+        try:
+            kept = await anyio.to_thread.run_sync(lambda: store.restore(first))
+        except CheckpointError as error:
+            self._notice(f"{what} stay in place: {error}")
+            return None
+        return kept.id
 
     def _whole_request(
         self, task_text: str, context: Any, feedback: str | None, notes: list[str]
