@@ -47,7 +47,7 @@ mkdir -p .kiro/settings
 cat > .kiro/settings/specloom.json <<'EOF'
 {
   "verify": {"command": "python -m pytest -q -p no:cacheprovider", "timeout_s": 300},
-  "run": {"retries": 1, "property_examples": 50},
+  "run": {"retries": 2, "property_examples": 50},
   "agent": {"limits": {"max_steps": 12}}
 }
 EOF

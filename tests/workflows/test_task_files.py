@@ -184,9 +184,12 @@ def test_the_request_ends_with_the_ask_and_carries_feedback_and_notes() -> None:
     assert "## Your last answer\n- app.py was not written: cut off" in request
     assert "## The last attempt\nVerification failed: assert 1 == 2" in request
     assert "most likely needs: app.py, tests/test_app.py.\n" in request
+    # A small model copies a test's shape better than it follows a description of one.
+    assert "A test imports what it tests from its module" in request
     assert request.rstrip().endswith(
-        "A test imports what it tests from its module (`from app import ...`) and asserts only "
-        "what the code really does."
+        "from app import the_function\n\n\ndef test_the_function(tmp_path):\n"
+        '    source = tmp_path / "input.txt"\n    source.write_text("some input")\n'
+        '    assert the_function(source) == "the exact result"\n```'
     )
     assert "imports what it tests" not in whole_file_request("t", likely=["data.json"])
     assert request.index("## The last attempt") < request.index("Now answer with every file")

@@ -246,11 +246,25 @@ def whole_file_request(
         out.append(f"The files this task most likely needs: {', '.join(likely)}.")
         modules = [name for name in map(module_name, likely) if name is not None]
         if modules:
-            out.append(
-                f"A test imports what it tests from its module (`from {modules[0]} import "
-                "...`) and asserts only what the code really does."
-            )
+            out += ["", _TEST_SHAPE.format(module=modules[0]).rstrip()]
     return "\n".join(out) + "\n"
+
+
+_TEST_SHAPE = """\
+A test imports what it tests from its module, makes its own input and checks the exact \
+result the code returns, like this (with the real names):
+```python
+from {module} import the_function
+
+
+def test_the_function(tmp_path):
+    source = tmp_path / "input.txt"
+    source.write_text("some input")
+    assert the_function(source) == "the exact result"
+```
+"""
+"""How a test for a small model's task looks: small models copy a shape better than they
+follow a description of one."""
 
 
 def _fence(text: str) -> str:
