@@ -185,7 +185,7 @@ def test_the_request_ends_with_the_ask_and_carries_feedback_and_notes() -> None:
     assert "## The last attempt\nVerification failed: assert 1 == 2" in request
     assert "most likely needs: app.py, tests/test_app.py.\n" in request
     # A small model copies a test's shape better than it follows a description of one.
-    assert "A test imports what it tests from its module" in request
+    assert "a test imports a function from its module" in request
     assert request.rstrip().endswith(
         "from app import the_function\n\n\ndef test_the_function(tmp_path):\n"
         '    source = tmp_path / "input.txt"\n    source.write_text("some input")\n'

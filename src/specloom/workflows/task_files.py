@@ -251,8 +251,9 @@ def whole_file_request(
 
 
 _TEST_SHAPE = """\
-A test imports what it tests from its module, makes its own input and checks the exact \
-result the code returns, like this (with the real names):
+Functions return their results (only a command-line entry point prints them), and a test \
+imports a function from its module, makes its own input and checks the exact value the \
+function returns, like this (with the real names):
 ```python
 from {module} import the_function
 
