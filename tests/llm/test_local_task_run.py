@@ -95,5 +95,10 @@ def test_a_task_run_by_the_embedded_model_is_judged_by_the_tests(tmp_path: Path)
         assert tasks.task("2.2").status is Status.TODO
         assert result.reason
         assert verifications[-1].data["passed"] is False
-        # The tests that failed then still fail now: nothing is claimed that they do not show.
+        if result.changed_files:
+            # The embedded model works in whole files: a failed task's files are set aside,
+            # and the reason names the checkpoint that brings them back.
+            assert "set aside" in result.reason and "checkpoint restore" in result.reason
+            assert (project / "wordfreq.py").read_text() == before
+        # The tests fail now as they did: nothing is claimed that they do not show.
         assert rerun.returncode != 0
