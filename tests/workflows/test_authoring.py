@@ -473,6 +473,27 @@ def test_properties_still_citing_nothing_after_the_repairs_are_linked_on_their_o
     assert [p.validates for p in design.properties] == [["2.1"]]
 
 
+def test_a_property_the_model_cannot_link_does_not_cost_the_design(project: Path) -> None:
+    script = Script()
+    new(project, script)
+    script.answers["design"] = {**DESIGN, "properties": [
+        {"title": "Saved notes are listed", "statement": "For any note, it is listed.",
+         "validates": []},
+        {"title": "Notes survive", "statement": "For any note, it is kept.", "validates": []}]}  # fmt: skip
+    # Property 1: real and unknown ids mixed, every time; property 2: only unknown ids.
+    script.answers["links"] = [
+        {"validates": ["2.1", "8.1"]}, {"validates": ["2.1", "8.1"]},
+        {"validates": ["9.9"]}, {"validates": ["9.9"]},
+    ]  # fmt: skip
+
+    result = run(approve_phase, project, "add-notes", model=script.model(), settings=Settings(),
+                 repairs=1)  # fmt: skip
+
+    design = parse_design((result.folder / "design.md").read_text())
+    assert [p.validates for p in design.properties] == [["2.1"], []]
+    assert any("property 2 was not linked to the criteria" in n for n in result.notices)
+
+
 def test_refine_keeps_the_ids_of_what_did_not_change(project: Path) -> None:
     script = Script()
     created = new(project, script)

@@ -360,19 +360,31 @@ async def _link_properties(
     known = [criterion.id for criterion in criteria]
     mapping: dict[str, list[str]] = {}
     for prop in design.properties:
-        answer = await writer.ask(
-            PropertyCriteria,
-            instructions=prompts.LINKS_INSTRUCTIONS,
-            parts=[
-                ("Correctness property", f"Property {prop.id}: {prop.title}. {prop.statement}"),
-                ("Acceptance criteria", prompts.cut(lines, int(writer.prompt_chars * 0.6))),
-            ],
-            request="",
-            check=property_criteria_check(prop.id, known),
-            what=f"criteria of property {prop.id}",
-            max_tokens=200,
-            with_context=False,
-        )
+        try:
+            answer = await writer.ask(
+                PropertyCriteria,
+                instructions=prompts.LINKS_INSTRUCTIONS,
+                parts=[
+                    ("Correctness property", f"Property {prop.id}: {prop.title}. {prop.statement}"),
+                    ("Acceptance criteria", prompts.cut(lines, int(writer.prompt_chars * 0.6))),
+                ],
+                request="",
+                check=property_criteria_check(prop.id, known),
+                what=f"criteria of property {prop.id}",
+                max_tokens=200,
+                with_context=False,
+                # An answer that cites some real criteria is kept without the others.
+                essential=lambda links: (
+                    [] if resolve_ids(links.validates, known)[0] else ["no known criterion"]
+                ),
+            )
+        except ModelRequestError as error:
+            # One property the model cannot link does not cost the whole design: it keeps
+            # the Validates line the design gave it, if any, and the lint reports the rest.
+            writer.notices.append(
+                f"property {prop.id} was not linked to the criteria: {error.message}"
+            )
+            continue
         mapping[prop.id] = resolve_ids(answer.validates, known)[0]
     return link_properties(design_text, mapping)
 
