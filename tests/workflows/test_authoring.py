@@ -479,7 +479,8 @@ def test_a_property_the_model_cannot_link_does_not_cost_the_design(project: Path
     script.answers["design"] = {**DESIGN, "properties": [
         {"title": "Saved notes are listed", "statement": "For any note, it is listed.",
          "validates": []},
-        {"title": "Notes survive", "statement": "For any note, it is kept.", "validates": []}]}  # fmt: skip
+        {"title": "Notes survive", "statement": "For any note, it is kept.",
+         "validates": []}]}  # fmt: skip
     # Property 1: real and unknown ids mixed, every time; property 2: only unknown ids.
     script.answers["links"] = [
         {"validates": ["2.1", "8.1"]}, {"validates": ["2.1", "8.1"]},
