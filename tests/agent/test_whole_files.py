@@ -204,10 +204,10 @@ async def test_a_whole_file_answer_is_written_with_checkpoints_events_and_audit(
     result = await runner.run("Fix add and test it.", context=context)
 
     assert result.completed, result.detail
-    # No tools are offered; the instructions say how to answer and carry the files.
-    info = script.seen  # FunctionModel hands the messages only; tools are checked below
-    assert len(info) == 1
-    system = _system_text(info[0])
+    # One request; its instructions say how to answer and carry the files (no tools are
+    # offered: test_no_tools_are_offered_in_the_whole_file_format).
+    assert len(script.seen) == 1
+    system = _system_text(script.seen[0])
     assert "WHOLE new content" in system and "app.py" in system
     assert (repo / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert (repo / "tests" / "test_app.py").read_text().endswith("assert add(2, 3) == 5\n")

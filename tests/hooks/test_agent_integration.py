@@ -5,6 +5,7 @@ task of ``specloom run``."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
@@ -31,7 +32,8 @@ def _prepared(project: Path, model: object, **options: object):  # type: ignore[
     )
 
 
-async def test_a_pre_tool_hook_refuses_a_write_and_the_model_is_told_why(project: Path) -> None:
+def secrets_guard(project: Path) -> dict[str, Any]:
+    """A v1 ``PreToolUse`` hook that refuses writes under ``secrets/`` (exit status 2)."""
     guard = script(
         project,
         "guard.py",
@@ -41,18 +43,16 @@ async def test_a_pre_tool_hook_refuses_a_write_and_the_model_is_told_why(project
         "    print('writing under secrets/ is not allowed', file=sys.stderr)\n"
         "    sys.exit(2)\n",
     )
-    v1_hooks(
-        project,
-        "guard",
-        [
-            {
-                "name": "guard",
-                "trigger": "PreToolUse",
-                "matcher": "write_file",
-                "action": {"type": "command", "command": guard},
-            }
-        ],
-    )
+    return {
+        "name": "guard",
+        "trigger": "PreToolUse",
+        "matcher": "write_file",
+        "action": {"type": "command", "command": guard},
+    }
+
+
+async def test_a_pre_tool_hook_refuses_a_write_and_the_model_is_told_why(project: Path) -> None:
+    v1_hooks(project, "guard", [secrets_guard(project)])
     seen: list[list[ModelMessage]] = []
     model = scripted(
         [
@@ -76,25 +76,11 @@ async def test_a_pre_tool_hook_refuses_a_write_and_the_model_is_told_why(project
 
 
 async def test_tool_hooks_see_the_writes_of_a_whole_file_answer(project: Path) -> None:
-    guard = script(
-        project,
-        "guard.py",
-        "import json, sys\n"
-        "event = json.load(sys.stdin)\n"
-        "if event['tool_input'].get('path', '').startswith('secrets/'):\n"
-        "    print('writing under secrets/ is not allowed', file=sys.stderr)\n"
-        "    sys.exit(2)\n",
-    )
     v1_hooks(
         project,
         "guard",
         [
-            {
-                "name": "guard",
-                "trigger": "PreToolUse",
-                "matcher": "write_file",
-                "action": {"type": "command", "command": guard},
-            },
+            secrets_guard(project),
             {
                 "name": "lint",
                 "trigger": "PostToolUse",

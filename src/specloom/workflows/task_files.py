@@ -192,13 +192,9 @@ def likely_files(workdir: Path, named: Sequence[str], files: ShownFiles) -> list
 
 
 def _is_source(path: str) -> bool:
-    pure = PurePosixPath(path)
-    return (
-        pure.suffix == ".py"
-        and not pure.name.startswith("test_")
-        and pure.name not in ("conftest.py", "setup.py", "__init__.py")
-        and "tests" not in pure.parts
-    )
+    """A module of the project's code: importable, not a test, not packaging."""
+    name = PurePosixPath(path).name
+    return module_name(path) is not None and name not in ("conftest.py", "setup.py", "__init__.py")
 
 
 def with_files(context: Context, files: ShownFiles) -> Context:

@@ -19,8 +19,8 @@ calls for each task (``specloom.workflows.execution`` is the contract). For one 
    runs in ``job.workdir`` (``verify.run_verification``: a real subprocess, sandboxed like the
    agent's commands); for a property task its property test file runs too;
 5. on failure the end of the test output goes back to the agent as the next request, with
-   the conversation so far (in the whole-file format: with the files as they are now, and
-   what became of the last answer's files), up to ``retries`` more times (``run.retries``,
+   the conversation so far (in the whole-file format: a fresh request with what became of
+   the last answer's files), up to ``retries`` more times (``run.retries``,
    default 2). It stops early, ``stuck``, when two attempts in a row changed no file (the
    first one that changes nothing is told so and tried again: small models often answer
    with code in text instead of writing it) or failed the same way (``verify.failure_signature``).
@@ -328,6 +328,7 @@ class _TaskRun:
         self.tally = _Tally()
         self.prepared: PreparedAgent | None = None
         self.whole = False
+        self.window: int | None = None
         self.touched: list[str] = []
         recorder = options.recorder
         self.answers_before = len(recorder.answers) if recorder is not None else 0
@@ -413,6 +414,7 @@ class _TaskRun:
         generated = False
         cap = _context_cap(self.options.model)
         design_chars = min(DESIGN_CHARS, cap) if cap is not None else DESIGN_CHARS
+        self.window = _context_window(self.options.model)
         try:
             self.whole = edit_format_for(self.options.model, self.settings) == "whole"
         except UserFacingError as error:
@@ -493,10 +495,9 @@ class _TaskRun:
         return outcome
 
     def _prepare(self) -> PreparedAgent:
-        from specloom.agent.runtime import context_window, prepare_agent
+        from specloom.agent.runtime import prepare_agent
 
         job, options = self.job, self.options
-        window = context_window(options.model)
         return prepare_agent(
             job.workdir,
             options.model,
@@ -515,7 +516,7 @@ class _TaskRun:
             state_root=job.root,
             hooks=True,
             edit_format="whole" if self.whole else "tools",
-            model_settings={"max_tokens": answer_tokens(window)} if self.whole else None,
+            model_settings={"max_tokens": answer_tokens(self.window)} if self.whole else None,
         )
 
     async def _attempts(
@@ -655,12 +656,10 @@ class _TaskRun:
         """One attempt's request in the whole-file format, and its context block with the
         project's files as they are now."""
         assert self.prepared is not None
-        window = _context_window(self.options.model)
         message = whole_file_request(task_text, feedback=feedback, notes=notes)
         used = len(self.prepared.runner.instructions) + len(message) + len(context.render())
-        files = project_files(
-            self.job.workdir, first=self.touched, budget=max(0, request_chars(window) - used)
-        )
+        budget = max(0, request_chars(self.window) - used)
+        files = project_files(self.job.workdir, first=self.touched, budget=budget)
         message = whole_file_request(
             task_text,
             named=files.named,
