@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from specloom.agent.missing_imports import (
+    add_fixtures,
     add_imports,
     missing_imports,
     module_name,
@@ -126,3 +127,38 @@ def test_imports_go_after_the_docstring_future_and_leading_imports() -> None:
     fixed = add_imports(WORDCOUNT, missing_imports(WORDCOUNT))
     assert missing_imports(fixed) == []
     compile(fixed, "wordcount.py", "exec")
+
+
+def test_tests_get_the_pytest_fixtures_their_body_uses_as_parameters() -> None:
+    source = (
+        "import pytest\n\n\n"
+        "def test_prints():\n    show(1)\n    assert capsys.readouterr().out == '1\\n'\n\n\n"
+        "async def test_reads(tmp_path):\n    (tmp_path / 'a').write_text('x')\n"
+        "    monkeypatch.chdir(tmp_path)\n\n\n"
+        "class TestShow:\n    def test_method(self, ):\n        capsys.readouterr()\n\n\n"
+        "def test_own(capsys):\n    capsys.readouterr()\n\n\n"
+        "def test_bound():\n    caplog = []\n    caplog.append(1)\n\n\n"
+        "def helper():\n    return capsys\n"
+    )
+    fixed, changed = add_fixtures(source)
+    assert changed == [
+        "test_prints takes capsys",
+        "test_reads takes monkeypatch",
+        "test_method takes capsys",
+    ]
+    assert "def test_prints(capsys):\n" in fixed
+    assert "async def test_reads(tmp_path, monkeypatch):\n" in fixed
+    assert "    def test_method(self, capsys):\n" in fixed
+    # Its own parameters, names it binds itself and functions that are no tests are left alone.
+    assert "def test_own(capsys):\n" in fixed and "def test_bound():\n" in fixed
+    assert "def helper():\n" in fixed
+    compile(fixed, "test_show.py", "exec")
+    # A module-level name of the same name is what the test meant; defaults and signatures
+    # over several lines are not rewritten; code that does not parse is returned as it is.
+    assert add_fixtures("capsys = 1\n\n\ndef test_a():\n    assert capsys\n") == (
+        "capsys = 1\n\n\ndef test_a():\n    assert capsys\n",
+        [],
+    )
+    assert add_fixtures("def test_a(x=1):\n    capsys\n")[1] == []
+    assert add_fixtures("def test_a(\n    x,\n):\n    capsys\n")[1] == []
+    assert add_fixtures("def test_a(:\n") == ("def test_a(:\n", [])

@@ -90,6 +90,16 @@ def test_blocks_that_name_no_file_are_reported_and_commands_ignored() -> None:
     assert parsed.unnamed == [7, 12]  # the lines of their opening fences
 
 
+def test_the_example_folder_before_a_real_name_is_dropped_unless_the_project_has_it() -> None:
+    answer = block("path/to/wordcount.py") + "```python path/to/tests/test_wc.py\nX = 1\n```\n"
+    assert [found.path for found in parse_file_blocks(answer).files] == [
+        "wordcount.py",
+        "tests/test_wc.py",
+    ]
+    real = parse_file_blocks(block("path/to/wordcount.py"), frozenset({"path/to/wordcount.py"}))
+    assert [found.path for found in real.files] == ["path/to/wordcount.py"]
+
+
 def test_a_bare_word_counts_as_a_path_only_when_the_project_has_that_file() -> None:
     answer = block("Makefile", "all:\n\ttrue\n", info="") + block("Procfile2", "x\n", info="")
     assert [found.path for found in parse_file_blocks(answer).files] == ["Makefile"]
@@ -288,6 +298,22 @@ async def test_a_path_outside_the_project_is_refused(repo: Path) -> None:
     assert not (repo.parent / "x.py").exists()
 
 
+async def test_the_example_folder_is_kept_only_where_the_project_has_one(repo: Path) -> None:
+    answer = block("path/to/util.py", "X = 2\n")
+    runner = AgentRunner(
+        repo, Script([text(answer), text(answer)]).model(stream=False), Approver(),
+        edit_format="whole",
+    )  # fmt: skip
+    first = await runner.run("Write util.")
+    assert first.changed_files == ["util.py"] and not (repo / "path").exists()
+
+    (repo / "path" / "to").mkdir(parents=True)
+    (repo / "path" / "to" / "util.py").write_text("X = 1\n")
+    second = await runner.run("Write util again.")
+    assert second.changed_files == ["path/to/util.py"]
+    assert (repo / "path" / "to" / "util.py").read_text() == "X = 2\n"
+
+
 async def test_a_read_only_runner_keeps_the_tools(repo: Path) -> None:
     runner = AgentRunner(
         repo, Script([text(ANSWER)]).model(stream=False), Approver(), read_only=True,
@@ -304,7 +330,8 @@ async def test_python_files_get_the_imports_they_lack_and_the_note_says_so(repo:
     answer = (
         "wordcount.py\n```python\ndef count(text):\n    return Counter(text.split())\n```\n\n"
         "tests/test_wordcount.py\n```python\ndef test_count():\n"
-        "    assert count('a a') == {'a': 2} and helper() == 1\n```\n"
+        "    assert count('a a') == {'a': 2} and helper() == 1\n"
+        "    print(1)\n    assert capsys.readouterr().out == '1\\n'\n```\n"
     )
     runner = AgentRunner(
         repo, Script([text(answer)]).model(stream=False), Approver(), edit_format="whole"
@@ -317,10 +344,13 @@ async def test_python_files_get_the_imports_they_lack_and_the_note_says_so(repo:
     assert (
         (repo / "tests" / "test_wordcount.py")
         .read_text()
-        .startswith("from util import helper\nfrom wordcount import count\n\ndef test_count():\n")
+        .startswith(
+            "from util import helper\nfrom wordcount import count\n\ndef test_count(capsys):\n"
+        )
     )
     first, second = result.file_blocks
     assert first.endswith("Added the imports it lacked: from collections import Counter.")
     assert second.endswith(
-        "Added the imports it lacked: from util import helper; from wordcount import count."
+        "Added the imports it lacked: from util import helper; from wordcount import count. "
+        "Added the pytest fixtures its tests use: test_count takes capsys."
     )

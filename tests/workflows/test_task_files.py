@@ -34,6 +34,7 @@ from specloom.workflows.task_files import (
 from specloom.workflows.task_runner import NOTHING_WRITTEN, STARTED_OVER, make_executor
 from tests.workflows.test_task_runner import (
     CALC,
+    TEST_CALC,
     Script,
     execute,
     git,
@@ -183,15 +184,13 @@ def test_the_request_ends_with_the_ask_and_carries_feedback_and_notes() -> None:
     assert "Also in the project (not shown): big.py" in request
     assert "## Your last answer\n- app.py was not written: cut off" in request
     assert "## The last attempt\nVerification failed: assert 1 == 2" in request
-    assert "most likely needs: app.py, tests/test_app.py.\n" in request
-    # A small model copies a test's shape better than it follows a description of one.
+    assert request.rstrip().endswith("most likely needs: app.py, tests/test_app.py.")
     assert "a test imports a function from its module" in request
-    assert request.rstrip().endswith(
-        "from app import the_function\n\n\ndef test_the_function(tmp_path):\n"
-        '    source = tmp_path / "input.txt"\n    source.write_text("some input")\n'
-        '    assert the_function(source) == "the exact result"\n```'
-    )
-    assert "imports what it tests" not in whole_file_request("t", likely=["data.json"])
+    # No placeholder example: a small model copies its names (`the_function`) verbatim.
+    assert "the_function" not in request
+    assert "most likely needs" not in whole_file_request("t")
+    stepped = whole_file_request("t", likely=["app.py"], ask="Now write the code.")
+    assert stepped == "t\n\nNow write the code.\n"
     assert request.index("## The last attempt") < request.index("Now answer with every file")
 
 
@@ -200,6 +199,10 @@ def test_the_request_ends_with_the_ask_and_carries_feedback_and_notes() -> None:
 
 def answer_with(calc: str, *, note: str = "Done.") -> ModelResponse:
     return text(f"calc.py\n```python\n{calc}```\n\n{note}")
+
+
+TESTS_ANSWER = text(f"tests/test_calc.py\n```python\n{TEST_CALC}```\n")
+"""The tests step's answer: the test of `add` (the project's own)."""
 
 
 @pytest.fixture
@@ -235,7 +238,9 @@ async def test_a_retry_starts_from_the_project_as_it_was_with_the_last_failure(
     script = Script(
         [
             answer_with(CALC.replace("a - b", "a * b")),
+            TESTS_ANSWER,
             answer_with(CALC.replace("a - b", "a + b"), note="Now it adds."),
+            TESTS_ANSWER,
         ]
     )
     watched = Watched(script)
@@ -243,23 +248,23 @@ async def test_a_retry_starts_from_the_project_as_it_was_with_the_last_failure(
     outcome, events = await execute(project, script, retries=2)
 
     assert outcome.ok, outcome.reason
+    # The tests step wrote the test file as it was: only calc.py changed.
     assert outcome.attempts == 2 and outcome.changed_files == ["calc.py"]
     assert "a + b" in (project / "calc.py").read_text()
-    assert watched.offered == [[], []]  # no tools: the files are in the answer
-    assert watched.limits == [4_096, 4_096]  # room kept for the answer
+    assert watched.offered == [[]] * 4  # no tools: the files are in the answer
+    assert watched.limits == [4_096] * 4  # room kept for the answer
     assert [check["passed"] for check in verifications(events)] == [False, True]
-    first, retry = script.seen
-    # No conversation is carried over: each attempt is one fresh request.
-    assert len(first) == 1 and len(retry) == 1
-    [first_prompt], [retry_prompt] = user_prompts(first), user_prompts(retry)
-    assert "## The last attempt" not in first_prompt
-    assert "Now answer with every file" in first_prompt and "calc.py" in first_prompt
-    assert f"## Your last answer\n- {STARTED_OVER}" in retry_prompt
-    assert "assert 6 == 5" in retry_prompt
+    # Each attempt is the code, then its tests; no conversation is carried over.
+    assert all(len(messages) == 1 for messages in script.seen)
+    first, _, retry, _ = (user_prompts(messages)[0] for messages in script.seen)
+    assert "## The last attempt" not in first
+    assert "Now write the code of this task, not its tests" in first and "calc.py" in first
+    assert f"## Your last answer\n- {STARTED_OVER}" in retry
+    assert "assert 6 == 5" in retry
     # The failed files were set aside: the retry sees calc.py as it was before the task.
-    assert "return a - b" in (script.instructions[1] or "")
-    assert "return a * b" not in (script.instructions[1] or "")
-    assert "tests/test_calc.py" in (script.instructions[1] or "")
+    assert "return a - b" in (script.instructions[2] or "")
+    assert "return a * b" not in (script.instructions[2] or "")
+    assert "tests/test_calc.py" in (script.instructions[2] or "")
     notices = [
         event.data["text"]
         for event in events
@@ -271,7 +276,7 @@ async def test_a_retry_starts_from_the_project_as_it_was_with_the_last_failure(
         for event in events
         if event.kind == "agent_event" and event.data["type"] == "tool_started"
     ]
-    assert [data["tool"] for data in writes] == ["write_file", "write_file"]
+    assert [data["tool"] for data in writes] == ["write_file"] * 4
 
 
 @pytest.mark.slow
@@ -279,7 +284,9 @@ async def test_a_failed_task_s_files_are_set_aside_and_can_be_brought_back(
     project: Path,
 ) -> None:
     wrong = CALC.replace("a - b", "a * b")
-    script = Script([answer_with(wrong), answer_with(CALC.replace("a - b", "a // b"))])
+    script = Script(
+        [answer_with(wrong), TESTS_ANSWER, answer_with(CALC.replace("a - b", "a // b"))]
+    )
 
     outcome, _ = await execute(project, script, retries=1)
 
@@ -293,7 +300,7 @@ async def test_a_failed_task_s_files_are_set_aside_and_can_be_brought_back(
 
 async def test_a_task_sharing_the_project_with_others_repairs_in_place(project: Path) -> None:
     wrong = CALC.replace("a - b", "a * b")
-    script = Script([answer_with(wrong), text("I cannot see the problem.")])
+    script = Script([answer_with(wrong), TESTS_ANSWER, text("I cannot see the problem.")])
     executor = make_executor(
         model=script.model(), settings=load_settings(project), mode="autopilot", retries=1
     )
@@ -304,7 +311,7 @@ async def test_a_task_sharing_the_project_with_others_repairs_in_place(project: 
     assert not outcome.ok and outcome.stuck
     # Other tasks may be writing here: nothing is restored, the retry sees the files as they are.
     assert (project / "calc.py").read_text() == wrong
-    assert "return a * b" in (script.instructions[1] or "")
+    assert "return a * b" in (script.instructions[2] or "")
     assert "set aside" not in outcome.reason
 
 

@@ -10,8 +10,9 @@ library (``pytest``, ``hypothesis``'s ``given`` and ``st``), or a top-level
 name that exactly one of the project's modules defines (``from wordcount import
 count_words``). A name it cannot resolve is left alone; the tests will say so.
 ``add_imports`` puts the lines after the module's docstring, ``__future__`` imports and
-leading imports. The whole-file edit format (``specloom.agent.whole_files``) applies both and
-says what it added.
+leading imports. Tests that use one of pytest's own fixtures (``capsys``, ``tmp_path``) in their
+body without asking for it get it as a parameter (``add_fixtures``). The whole-file edit format
+(``specloom.agent.whole_files``) applies these and says what it added.
 
 May import: the standard library only.
 """
@@ -20,11 +21,18 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-__all__ = ["add_imports", "missing_imports", "module_name", "top_level_names"]
+__all__ = [
+    "add_fixtures",
+    "add_imports",
+    "missing_imports",
+    "module_name",
+    "top_level_names",
+]
 
 _KNOWN = {
     "Counter": "collections", "defaultdict": "collections", "OrderedDict": "collections",
@@ -184,3 +192,74 @@ def _resolve(name: str, project: Mapping[str, frozenset[str]], this: str | None)
     if name in sys.stdlib_module_names and not name.startswith("_"):
         return f"import {name}"
     return _TEST_LIBRARIES.get(name)
+
+
+_PYTEST_FIXTURES = frozenset(
+    {"tmp_path", "tmp_path_factory", "tmpdir", "capsys", "capfd", "capsysbinary", "capfdbinary",
+     "caplog", "monkeypatch", "request", "recwarn", "pytestconfig"}
+)  # fmt: skip
+"""pytest's own fixtures: a test gets them by naming them as parameters."""
+
+
+def add_fixtures(source: str) -> tuple[str, list[str]]:
+    """``source`` with each test function taking the pytest fixtures its body uses but it
+    does not ask for (nothing else binds those names), and one line per test changed.
+
+    Only a signature on one line is changed, and only when the result still parses.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source, []
+    module_bound = _top_level_bound(tree)
+    lines = source.splitlines(keepends=True)
+    changed: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if not node.name.startswith("test"):
+            continue
+        arguments = node.args
+        parameters = {
+            argument.arg
+            for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        }
+        used: set[str] = set()
+        bound: set[str] = set()
+        for child in ast.walk(node):
+            if isinstance(child, ast.Name):
+                (used if isinstance(child.ctx, ast.Load) else bound).add(child.id)
+        wanted = sorted((used & _PYTEST_FIXTURES) - parameters - bound - module_bound)
+        if not wanted or arguments.defaults or arguments.vararg or arguments.kwarg:
+            continue
+        index = node.lineno - 1
+        match = re.match(
+            rf"(\s*(?:async\s+)?def\s+{node.name}\s*\()([^()]*)(\).*)", lines[index], re.S
+        )
+        if match is None:
+            continue
+        inside = match.group(2).strip().rstrip(",").strip()
+        lines[index] = f"{match.group(1)}{', '.join([*([inside] if inside else []), *wanted])}"
+        lines[index] += match.group(3)
+        changed.append(f"{node.name} takes {', '.join(wanted)}")
+    result = "".join(lines)
+    try:
+        ast.parse(result)
+    except (SyntaxError, ValueError):
+        return source, []
+    return result, changed
+
+
+def _top_level_bound(tree: ast.Module) -> set[str]:
+    """Names the module's own statements bind: definitions, assignments, imports."""
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                bound.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return bound

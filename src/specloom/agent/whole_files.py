@@ -14,7 +14,8 @@ written out in full, its path on the line before a fenced block::
 
 ``parse_file_blocks`` reads such an answer leniently, as small models write it: the path may
 also be in the fence's info string (```` ```python wordcount.py ````), in a heading, in bold or
-backticks, after ``File:``, or in a comment on the block's first line. A block that leaves code
+backticks, after ``File:``, or in a comment on the block's first line; the folder of the
+instructions' example path (``path/to/``) before a real name is dropped. A block that leaves code
 out (``# ... rest of the file unchanged``) is refused for a file that exists, since writing it
 would delete the rest; a block with no path is reported, not guessed at. The agent loop writes
 the blocks through the ``write_file`` tool, so approvals, checkpoints, the audit log and tool
@@ -22,7 +23,8 @@ hooks see each one as a tool call.
 
 Python files get the imports they lack (``specloom.agent.missing_imports``): a name the file
 uses and never binds that the standard library, a test library or exactly one of the project's
-modules provides; the note of the write says which lines were added.
+modules provides; tests get the pytest fixtures they use as parameters. The note of the write
+says what was added.
 
 May import: the standard library, ``specloom.errors``, ``specloom.agent.tool_env``,
 ``specloom.agent.file_tools`` and ``specloom.agent.missing_imports`` (and, for their types,
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from specloom.agent.file_tools import write_file
 from specloom.agent.missing_imports import (
+    add_fixtures,
     add_imports,
     missing_imports,
     module_name,
@@ -63,6 +66,9 @@ __all__ = [
 
 PLACEHOLDER_PATH = "path/to/file.py"
 """The path of the instructions' example: an answer that copies it names no file."""
+_PLACEHOLDER_FOLDER = "path/to/"
+"""The example's folder: small models put it before a real file's name (``path/to/app.py``),
+which is read as the name alone unless the project has such a file."""
 
 WHOLE_FILE_INSTRUCTIONS = """\
 You are specloom's coding agent, working in the project at {root}. You have no tools: the \
@@ -258,6 +264,9 @@ def _as_path(word: str, known: frozenset[str]) -> str | None:
     shown = path.as_posix()
     if shown == PLACEHOLDER_PATH:
         return None
+    if shown.startswith(_PLACEHOLDER_FOLDER) and shown not in known:
+        # "path/to/wordcount.py": the example's folder put before the real name
+        shown = shown.removeprefix(_PLACEHOLDER_FOLDER)
     if shown in known or path.suffix or "/" in shown:
         return shown
     return None
@@ -298,7 +307,7 @@ async def apply_file_blocks(
     Raises:
         CheckpointError: The snapshot before the first write failed (nothing was written).
     """
-    parsed = parse_file_blocks(answer)
+    parsed = parse_file_blocks(answer, _example_folder_files(env))
     notes: list[str] = []
     modules = _project_modules(env, parsed.files) if _any_python(parsed.files) else {}
     for number, block in enumerate(parsed.files, start=1):
@@ -309,7 +318,7 @@ async def apply_file_blocks(
         ok, result = await _write(env, block, arguments, hooks)
         await finished(call_id, "write_file", ok, result)
         if ok and added:
-            result += f" Added the imports it lacked: {'; '.join(added)}."
+            result += f" {added}"
         notes.append(result if ok else f"{block.path} was not written: {result}")
     for path in parsed.cut_off:
         notes.append(
@@ -329,6 +338,16 @@ _MODULE_FILES = 400
 """Python files of the project read for the names they define (missing imports)..."""
 _WALKED = 4_000
 """...among the first files of the project's listing."""
+
+
+def _example_folder_files(env: ToolEnv) -> frozenset[str]:
+    """The project's files under the instructions' example folder (almost always none)."""
+    root = env.workspace.primary
+    folder = root / _PLACEHOLDER_FOLDER
+    if not folder.is_dir():
+        return frozenset()
+    found = itertools.islice(env.workspace.files(folder), _WALKED)
+    return frozenset(path.relative_to(root).as_posix() for path in found)
 
 
 def _any_python(blocks: list[FileBlock]) -> bool:
@@ -357,16 +376,20 @@ def _project_modules(env: ToolEnv, blocks: list[FileBlock]) -> dict[str, frozens
     return modules
 
 
-def _with_imports(
-    block: FileBlock, modules: dict[str, frozenset[str]]
-) -> tuple[FileBlock, list[str]]:
-    """``block`` with the imports its Python code lacks, and those lines."""
+def _with_imports(block: FileBlock, modules: dict[str, frozenset[str]]) -> tuple[FileBlock, str]:
+    """``block`` with the imports its Python code lacks (and, in a test file, the pytest
+    fixtures its tests use as parameters), and a note of what was added."""
     if not block.path.endswith(".py"):
-        return block, []
+        return block, ""
     lines = missing_imports(block.content, project=modules, this_module=module_name(block.path))
-    if not lines:
-        return block, []
-    return FileBlock(block.path, add_imports(block.content, lines), block.line), lines
+    content = add_imports(block.content, lines)
+    notes = [f"Added the imports it lacked: {'; '.join(lines)}."] if lines else []
+    name = PurePosixPath(block.path).name
+    if name.startswith("test_") or name.endswith("_test.py"):
+        content, tests = add_fixtures(content)
+        if tests:
+            notes.append(f"Added the pytest fixtures its tests use: {'; '.join(tests)}.")
+    return FileBlock(block.path, content, block.line), " ".join(notes)
 
 
 async def _write(

@@ -7,15 +7,17 @@ they may need, and they answer with the files they change written out in full.
 recently changed, each shown whole while the budget lasts, the rest named only);
 ``with_files`` adds them to the run's context block, in the system instructions. The request
 itself (``whole_file_request``) is the task prompt, how the last attempt went, and what to
-answer, last: a small model given the files in the request tends to copy the request back
-before it answers, which costs the output tokens it needs for the files.
+answer (``task_steps.step_ask``: every file, or one step's), last: a small model given the
+files in the request tends to copy the request back before it answers, which costs the output
+tokens it needs for the files.
 
 ``edit_format_for`` picks the format: ``run.edit_format`` in settings (``auto``, ``tools`` or
 ``whole``); ``auto`` chooses ``whole`` for a model whose window is under ``WHOLE_FILE_WINDOW``
 tokens.
 
 May import: the standard library, ``pydantic_ai`` (types), ``specloom.settings`` and
-``specloom.agent`` (``confine``, ``context``, ``loop``, ``runtime``).
+``specloom.agent`` (``confine``, ``context``, ``loop``, ``missing_imports``, ``runtime``) and
+``specloom.workflows.task_steps``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from specloom.agent.context import Context, ContextPart
 from specloom.agent.loop import EditFormat
 from specloom.agent.missing_imports import module_name
 from specloom.settings import Settings
+from specloom.workflows.task_steps import step_ask
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
@@ -214,8 +217,9 @@ def whole_file_request(
     likely: Sequence[str] = (),
     feedback: str | None = None,
     notes: Sequence[str] = (),
+    ask: str | None = None,
 ) -> str:
-    """The request of one attempt (see the module docstring).
+    """The request of one attempt, or of one step of it (see the module docstring).
 
     Args:
         task_prompt: The task's focused prompt (``build_task_prompt(whole_files=True)``).
@@ -223,6 +227,7 @@ def whole_file_request(
         likely: The files the task will probably write (``likely_files``).
         feedback: How the last attempt's verification failed (``feedback_prompt``).
         notes: What became of the last answer's files (``AgentResult.file_blocks``).
+        ask: What to answer (``task_steps.step_ask``); by default every file of the task.
     """
     out = [task_prompt.rstrip()]
     if named:
@@ -231,37 +236,8 @@ def whole_file_request(
         out += ["", "## Your last answer", *(f"- {note}" for note in notes)]
     if feedback:
         out += ["", "## The last attempt", feedback.rstrip()]
-    out += [
-        "",
-        "Now answer with every file you create or change for this task, the code and its "
-        "tests, each written in full: its path on a line of its own, then a fenced code "
-        "block. Import everything a file uses; tests create the input they need (for "
-        "example in pytest's `tmp_path`) instead of reading files that do not exist.",
-    ]
-    if likely:
-        out.append(f"The files this task most likely needs: {', '.join(likely)}.")
-        modules = [name for name in map(module_name, likely) if name is not None]
-        if modules:
-            out += ["", _TEST_SHAPE.format(module=modules[0]).rstrip()]
+    out += ["", (ask if ask is not None else step_ask("all", likely)).rstrip()]
     return "\n".join(out) + "\n"
-
-
-_TEST_SHAPE = """\
-Functions return their results (only a command-line entry point prints them), and a test \
-imports a function from its module, makes its own input and checks the exact value the \
-function returns, like this (with the real names):
-```python
-from {module} import the_function
-
-
-def test_the_function(tmp_path):
-    source = tmp_path / "input.txt"
-    source.write_text("some input")
-    assert the_function(source) == "the exact result"
-```
-"""
-"""How a test for a small model's task looks: small models copy a shape better than they
-follow a description of one."""
 
 
 def _fence(text: str) -> str:

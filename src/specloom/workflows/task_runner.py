@@ -29,9 +29,10 @@ Models with a small window (the embedded one) work in the whole-file edit format
 (``task_files.edit_format_for``; ``run.edit_format`` in settings): no tools, the project's
 files in the instructions (``task_files.with_files``), and the files of the answer written
 by the agent loop (``specloom.agent.whole_files``); MCP servers are not started for them.
-When the task has its folder to itself, a retry starts from the checkpoint before the task
-(the failed files are kept in a checkpoint), and a task that fails is set aside the same way,
-as a parallel run leaves a failed task's worktree unmerged.
+An attempt there is one request, or two (``task_steps``): the code, then its tests written
+with that code in view. When the task has its folder to itself, a retry starts from the
+checkpoint before the task (the failed files are kept in a checkpoint), and a task that fails
+is set aside the same way, as a parallel run leaves a failed task's worktree unmerged.
 
 Events: ``attempt_started``, ``agent_event`` (the agent's events, text deltas joined into
 larger pieces; ``notice`` and ``property_tests`` too) and ``verification`` (command, exit
@@ -46,7 +47,7 @@ cancellation goes on up.
 May import: the standard library, ``anyio``, ``pydantic_ai`` (messages), ``specloom.errors``,
 ``specloom.settings``, ``specloom.workspace``, ``specloom.spec``, ``specloom.agent``,
 ``specloom.llm.metering`` and the sibling modules ``execution``, ``task_prompt``, ``task_files``,
-``verify`` and ``properties``.
+``task_steps``, ``verify`` and ``properties``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from specloom.workflows.properties import (
     property_test_path,
 )
 from specloom.workflows.task_files import (
+    ShownFiles,
     answer_tokens,
     edit_format_for,
     is_cache,
@@ -90,6 +92,7 @@ from specloom.workflows.task_prompt import (
     task_request,
     touched_paths,
 )
+from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
 from specloom.workflows.verify import (
     NO_TEST_COMMAND,
     TestCommand,
@@ -543,12 +546,12 @@ class _TaskRun:
             self.tally.attempts = attempt
             self.emit(RunEvent("attempt_started", task.id, {
                 "attempt": attempt, "attempts": allowed, "retry": attempt > 1}))  # fmt: skip
-            message, shown = request, context
-            if self.whole:
-                # No conversation is carried over: each attempt sees the files as they are now.
-                message, shown = self._whole_request(request, context, feedback, notes)
             try:
-                result = await runner.run(message, context=shown, history=history)
+                if self.whole:
+                    # No conversation is carried over: each attempt sees the files as they are.
+                    result = await self._whole_attempt(task, request, context, feedback, notes)
+                else:
+                    result = await runner.run(request, context=context, history=history)
             except UserFacingError as error:  # a checkpoint that failed, a model that failed
                 self.relay.flush()
                 return self._outcome(False, f"attempt {attempt} stopped: {error}")
@@ -650,24 +653,64 @@ class _TaskRun:
             return None
         return kept.id
 
-    def _whole_request(
-        self, task_text: str, context: Any, feedback: str | None, notes: list[str]
-    ) -> tuple[str, Any]:
-        """One attempt's request in the whole-file format, and its context block with the
-        project's files as they are now."""
+    async def _whole_attempt(
+        self, task: Task, task_text: str, context: Any, feedback: str | None, notes: list[str]
+    ) -> AgentResult:
+        """One attempt in the whole-file format: one request, or the code and then its tests
+        (``task_steps``), each showing the project's files as they are then."""
         assert self.prepared is not None
-        message = whole_file_request(task_text, feedback=feedback, notes=notes)
+        runner, workdir = self.prepared.runner, self.job.workdir
+        files = self._files(task_text, context, feedback, notes, None, self.touched)
+        likely = likely_files(workdir, self.touched, files)
+        steps = steps_for(task, workdir, likely, property_task=is_property_task(task))
+        modules, tests = split_likely(likely)
+        results: list[AgentResult] = []
+        code = modules
+        for step in steps:
+            ask = step_ask(step, likely)
+            if step == "tests":
+                if results:
+                    code = split_likely(results[-1].changed_files)[0]
+                    if not code:
+                        break  # no code was written: there is nothing to test yet
+                    self._notice(f"writing the tests of {', '.join(code)} against its code")
+                ask = step_ask(
+                    step,
+                    likely,
+                    written=code,
+                    scaffold=scaffold_for(workdir, code[0], task.requirements),
+                    tests_exist=(workdir / tests[0]).is_file(),
+                )
+                files = self._files(task_text, context, feedback, notes, ask, [*code, *tests])
+            message = whole_file_request(
+                task_text,
+                named=files.named,
+                likely=likely,
+                feedback=feedback,
+                notes=notes,
+                ask=ask,
+            )
+            result = await runner.run(message, context=with_files(context, files))
+            results.append(result)
+            if not result.completed:
+                break
+        return joined(results)
+
+    def _files(
+        self,
+        task_text: str,
+        context: Any,
+        feedback: str | None,
+        notes: list[str],
+        ask: str | None,
+        first: list[str],
+    ) -> ShownFiles:
+        """The project's files for a whole-file request, within what the window leaves."""
+        assert self.prepared is not None
+        message = whole_file_request(task_text, feedback=feedback, notes=notes, ask=ask)
         used = len(self.prepared.runner.instructions) + len(message) + len(context.render())
         budget = max(0, request_chars(self.window) - used)
-        files = project_files(self.job.workdir, first=self.touched, budget=budget)
-        message = whole_file_request(
-            task_text,
-            named=files.named,
-            likely=likely_files(self.job.workdir, self.touched, files),
-            feedback=feedback,
-            notes=notes,
-        )
-        return message, with_files(context, files)
+        return project_files(self.job.workdir, first=first, budget=budget)
 
     async def _changed(self, result: AgentResult) -> bool:
         """Whether the attempt changed a file: what differs from the attempt's first

@@ -1,0 +1,197 @@
+"""Whole-file tasks in steps: which steps an attempt takes, what each asks, the test file's
+start from the real code, and the executor's two requests against a real project and pytest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from specloom.agent.loop import AgentResult
+from specloom.spec.tasks import Task, parse_tasks
+from specloom.workflows.task_runner import NOTHING_WRITTEN
+from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
+from tests.workflows.test_task_files import Watched, answer_with, settings_with
+from tests.workflows.test_task_runner import (
+    CALC,
+    Script,
+    execute,
+    git,
+    make_project,
+    text,
+    user_prompts,
+    verifications,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = make_project(tmp_path / "calc")
+    settings_with(root, {"edit_format": "whole"})
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "whole files")
+    return root
+
+
+def task(title: str) -> Task:
+    document = parse_tasks(f"- [ ] 1. {title}\n  - _Requirements: 1.1, 2.3_\n")
+    return document.task("1")
+
+
+# -- choosing the steps -------------------------------------------------------------------------
+
+
+def test_a_module_with_its_test_file_is_written_in_two_steps(tmp_path: Path) -> None:
+    likely = ["wordcount.py", "tests/test_wordcount.py"]
+    assert split_likely([*likely, "tests/conftest.py", "README.md"]) == (
+        ["wordcount.py"],
+        ["tests/test_wordcount.py"],
+    )
+    assert steps_for(task("Count words"), tmp_path, likely, property_task=False) == (
+        "code",
+        "tests",
+    )
+    # A task about tests whose module exists writes the tests only...
+    tests_task = task("Write unit tests for the counter")
+    assert steps_for(tests_task, tmp_path, likely, property_task=False) == ("code", "tests")
+    (tmp_path / "wordcount.py").write_text("def count(text):\n    return 1\n")
+    assert steps_for(tests_task, tmp_path, likely, property_task=False) == ("tests",)
+    # ...and property tasks, other files or a module without a test file take one request.
+    assert steps_for(task("Count words"), tmp_path, likely, property_task=True) == ("all",)
+    assert steps_for(task("Docs"), tmp_path, ["README.md"], property_task=False) == ("all",)
+    assert steps_for(task("Count"), tmp_path, ["wordcount.py"], property_task=False) == ("all",)
+
+
+def test_each_step_asks_for_its_own_files() -> None:
+    likely = ["wordcount.py", "tests/test_wordcount.py"]
+    code = step_ask("code", likely)
+    assert "write the code of this task, not its tests" in code and "wordcount.py" in code
+    assert "tests/test_wordcount.py" not in code
+    scaffold = "from wordcount import count\n"
+    tests = step_ask("tests", likely, written=["wordcount.py"], scaffold=scaffold)
+    assert tests.startswith("The code of this task is in wordcount.py, shown above.")
+    assert "never define your own" in tests and "Do not change the code." in tests
+    assert "Keep the tests the file has" not in tests
+    # The file's start comes after its path, as the answer should write it.
+    assert tests.endswith("tests/test_wordcount.py\n```python\nfrom wordcount import count\n```")
+    kept = step_ask("tests", likely, written=["wordcount.py"], tests_exist=True)
+    assert "Keep the tests the file has and add the new ones." in kept
+    assert kept.endswith("fenced code block.")
+    every = step_ask("all", likely)
+    assert "the code and its tests" in every
+    assert every.endswith("most likely needs: wordcount.py, tests/test_wordcount.py.")
+
+
+def test_the_scaffold_imports_the_real_functions_that_return_values(tmp_path: Path) -> None:
+    (tmp_path / "src" / "wc").mkdir(parents=True)
+    (tmp_path / "src" / "wc" / "core.py").write_text(
+        "import sys\n\n\n"
+        "def read_text(path):\n    return open(path).read()\n\n\n"
+        "def show(counts):\n    print(counts)\n\n\n"
+        "def _helper():\n    return 1\n\n\n"
+        "def count_words(text):\n    return {}\n\n\n"
+        "def main():\n    show(count_words(read_text(sys.argv[1])))\n"
+    )
+    scaffold = scaffold_for(tmp_path, "src/wc/core.py", ["1.1", "2.3"])
+    # read_text takes a path: the first test makes its input file.
+    assert scaffold == (
+        "from wc.core import read_text, count_words\n\n\n"
+        "def test_read_text(tmp_path):\n"
+        '    """Validates: Requirements 1.1, 2.3"""\n'
+        '    source = tmp_path / "input.txt"\n'
+        "    source.write_text(...)\n"
+        "    assert read_text(source) == ...\n"
+    )
+    compile(scaffold, "scaffold.py", "exec")  # the start of a real Python file
+
+    (tmp_path / "printer.py").write_text("def show(x):\n    print(x)\n")
+    assert scaffold_for(tmp_path, "printer.py", []) == (
+        "from printer import show\n\n\ndef test_show():\n    assert show(...) == ...\n"
+    )
+    (tmp_path / "broken.py").write_text("def (:\n")
+    (tmp_path / "constants.py").write_text("LIMIT = 3\n")
+    assert scaffold_for(tmp_path, "broken.py", ["1"]) is None
+    assert scaffold_for(tmp_path, "constants.py", ["1"]) is None
+    assert scaffold_for(tmp_path, "missing.py", ["1"]) is None
+
+
+def test_the_steps_results_join_into_one_attempt() -> None:
+    code = AgentResult(
+        "code", "completed", requests=1, input_tokens=100, output_tokens=40,
+        checkpoints=["c1"], changed_files=["wordcount.py"], file_blocks=["Created wordcount.py"],
+    )  # fmt: skip
+    tests = AgentResult(
+        "tests", "completed", requests=1, input_tokens=120, output_tokens=30,
+        checkpoints=["c2"], changed_files=["tests/test_wc.py", "wordcount.py"],
+        file_blocks=["Created tests/test_wc.py"],
+    )  # fmt: skip
+    both = joined([code, tests])
+    assert (both.requests, both.input_tokens, both.output_tokens) == (2, 220, 70)
+    assert both.checkpoints == ["c1", "c2"]
+    assert both.changed_files == ["wordcount.py", "tests/test_wc.py"]
+    assert both.file_blocks == ["Created wordcount.py", "Created tests/test_wc.py"]
+    assert both.completed and both.output == "code\n\ntests"
+    stopped = AgentResult("", "budget", detail="over budget")
+    assert joined([code, stopped]).stop == "budget"
+    assert joined([code, stopped]).detail == "over budget"
+
+
+# -- the executor -------------------------------------------------------------------------------
+
+
+FIXED = CALC.replace("a - b", "a + b")
+NEW_TESTS = text(
+    "tests/test_calc.py\n```python\nfrom calc import add, render_report\n\n\n"
+    'def test_add():\n    """Validates: Requirements 1.2"""\n    assert add(2, 3) == 5\n\n\n'
+    "def test_render_report():\n    assert render_report([1, 2]) == '1\\n2'\n```\n"
+)
+
+
+async def test_the_tests_are_written_against_the_code_just_written(project: Path) -> None:
+    script = Script([answer_with(FIXED), NEW_TESTS])
+    watched = Watched(script)
+
+    outcome, events = await execute(project, script)
+
+    assert outcome.ok, outcome.reason
+    assert outcome.attempts == 1 and len(script.seen) == 2 and watched.offered == [[], []]
+    assert outcome.changed_files == ["calc.py", "tests/test_calc.py"]
+    assert "def test_render_report" in (project / "tests" / "test_calc.py").read_text()
+    code_prompt, tests_prompt = (user_prompts(messages)[0] for messages in script.seen)
+    assert "Now write the code of this task, not its tests" in code_prompt
+    # The second request shows the code as the first step wrote it and starts the test file
+    # with its real functions.
+    assert "return a + b" in (script.instructions[1] or "")
+    assert "The code of this task is in calc.py, shown above." in tests_prompt
+    assert "Keep the tests the file has" in tests_prompt  # tests/test_calc.py exists
+    assert tests_prompt.rstrip().endswith(
+        "tests/test_calc.py\n```python\nfrom calc import add, render_report\n\n\n"
+        'def test_add():\n    """Validates: Requirements 1.2"""\n'
+        "    assert add(...) == ...\n```"
+    )
+    # Verification runs once, after both steps.
+    assert [check["passed"] for check in verifications(events)] == [True]
+    notices = [
+        event.data["text"]
+        for event in events
+        if event.kind == "agent_event" and event.data["type"] == "notice"
+    ]
+    assert "writing the tests of calc.py against its code" in notices
+
+
+async def test_no_tests_are_asked_for_when_the_code_step_wrote_no_code(project: Path) -> None:
+    script = Script([text("I would change `a - b`."), answer_with(FIXED), NEW_TESTS])
+
+    outcome, _ = await execute(project, script, retries=1)
+
+    assert outcome.ok, outcome.reason
+    assert outcome.attempts == 2 and len(script.seen) == 3  # no tests request in attempt 1
+    retry = user_prompts(script.seen[1])[0]
+    assert NOTHING_WRITTEN in retry and "Now write the code of this task" in retry
