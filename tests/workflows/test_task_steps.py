@@ -186,8 +186,10 @@ async def test_the_tests_are_written_against_the_code_just_written(project: Path
     assert "writing the tests of calc.py against its code" in notices
 
 
-async def test_no_tests_are_asked_for_when_the_code_step_wrote_no_code(project: Path) -> None:
-    script = Script([text("I would change `a - b`."), answer_with(FIXED), NEW_TESTS])
+async def test_no_tests_are_asked_for_while_there_is_no_code(project: Path) -> None:
+    git(project, "rm", "-q", "calc.py")
+    git(project, "commit", "-q", "-m", "no calc yet")
+    script = Script([text("I would write `add`."), answer_with(FIXED), NEW_TESTS])
 
     outcome, _ = await execute(project, script, retries=1)
 
@@ -195,3 +197,19 @@ async def test_no_tests_are_asked_for_when_the_code_step_wrote_no_code(project: 
     assert outcome.attempts == 2 and len(script.seen) == 3  # no tests request in attempt 1
     retry = user_prompts(script.seen[1])[0]
     assert NOTHING_WRITTEN in retry and "Now write the code of this task" in retry
+
+
+async def test_code_that_already_does_the_task_still_gets_its_tests(project: Path) -> None:
+    (project / "calc.py").write_text(FIXED)
+    (project / "tests" / "test_calc.py").unlink()
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "fixed, untested")
+    script = Script([answer_with(FIXED), NEW_TESTS])  # the code step rewrites it unchanged
+
+    outcome, _ = await execute(project, script)
+
+    assert outcome.ok, outcome.reason
+    assert len(script.seen) == 2 and outcome.changed_files == ["tests/test_calc.py"]
+    tests_prompt = user_prompts(script.seen[1])[0]
+    assert "The code of this task is in calc.py" in tests_prompt
+    assert "Keep the tests the file has" not in tests_prompt

@@ -670,9 +670,13 @@ class _TaskRun:
             ask = step_ask(step, likely)
             if step == "tests":
                 if results:
-                    code = split_likely(results[-1].changed_files)[0]
+                    # The code the first step changed, else the task's modules as they are
+                    # (an answer may rewrite a module unchanged when it already does the task).
+                    code = split_likely(results[-1].changed_files)[0] or [
+                        path for path in modules if (workdir / path).is_file()
+                    ]
                     if not code:
-                        break  # no code was written: there is nothing to test yet
+                        break  # no code is there: there is nothing to test yet
                     self._notice(f"writing the tests of {', '.join(code)} against its code")
                 ask = step_ask(
                     step,
