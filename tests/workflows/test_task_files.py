@@ -322,7 +322,9 @@ async def test_an_answer_that_writes_nothing_is_told_so_then_stuck(project: Path
 
     assert not outcome.ok and outcome.stuck and outcome.attempts == 2
     assert outcome.reason.startswith("stuck: attempts 1 and 2 changed no file")
-    [retry_prompt] = user_prompts(script.seen[1])
+    # Each attempt asks for the code, then the tests of calc.py as it is.
+    assert len(script.seen) == 4
+    [retry_prompt] = user_prompts(script.seen[2])
     assert NOTHING_WRITTEN in retry_prompt
     assert (project / "calc.py").read_text() == CALC
 
