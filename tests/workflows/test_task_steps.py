@@ -213,3 +213,22 @@ async def test_code_that_already_does_the_task_still_gets_its_tests(project: Pat
     tests_prompt = user_prompts(script.seen[1])[0]
     assert "The code of this task is in calc.py" in tests_prompt
     assert "Keep the tests the file has" not in tests_prompt
+
+
+async def test_a_task_naming_no_file_works_on_those_its_criteria_name(project: Path) -> None:
+    tasks = project / ".kiro" / "specs" / "calc" / "tasks.md"
+    tasks.write_text(tasks.read_text().replace("Make `add` in `calc.py`", "Make addition"))
+    requirements = project / ".kiro" / "specs" / "calc" / "requirements.md"
+    requirements.write_text(requirements.read_text().replace("the `calc` module", "`calc.py`"))
+    git(project, "rm", "-q", "calc.py")  # no module to guess from either
+    git(project, "commit", "-qam", "a task naming no file")
+    script = Script([answer_with(FIXED), NEW_TESTS])
+
+    outcome, _ = await execute(project, script)
+
+    assert outcome.ok, outcome.reason
+    code_prompt, tests_prompt = (user_prompts(messages)[0] for messages in script.seen)
+    assert "Now write the code of this task, not its tests (they come next): calc.py." in (
+        code_prompt
+    )
+    assert "Now write its tests in tests/test_calc.py" in tests_prompt

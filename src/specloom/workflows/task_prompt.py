@@ -57,6 +57,7 @@ __all__ = [
     "build_task_prompt",
     "feedback_prompt",
     "is_property_task",
+    "paths_in",
     "task_context",
     "task_request",
     "touched_paths",
@@ -182,8 +183,13 @@ def task_request(task: Task) -> str:
 def touched_paths(task: Task) -> list[str]:
     """Paths the task names (in backticks or as ``folder/file.ext``), for ``fileMatch``
     steering."""
+    return paths_in(task.title, *task.details)
+
+
+def paths_in(*texts: str) -> list[str]:
+    """Relative file paths the texts name (in backticks or as ``folder/file.ext``), in order."""
     found: list[str] = []
-    for text in (task.title, *task.details):
+    for text in texts:
         candidates = [m.group(1) for m in _BACKTICKS.finditer(text)]
         candidates += [m.group(0) for m in _PATH.finditer(text)]
         for candidate in candidates:

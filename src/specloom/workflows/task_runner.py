@@ -88,6 +88,7 @@ from specloom.workflows.task_prompt import (
     build_task_prompt,
     feedback_prompt,
     is_property_task,
+    paths_in,
     task_context,
     task_request,
     touched_paths,
@@ -661,7 +662,8 @@ class _TaskRun:
         assert self.prepared is not None
         runner, workdir = self.prepared.runner, self.job.workdir
         files = self._files(task_text, context, feedback, notes, None, self.touched)
-        likely = likely_files(workdir, self.touched, files)
+        # A task that names no file works on those its criteria and design name.
+        likely = likely_files(workdir, self.touched or paths_in(task_text), files)
         steps = steps_for(task, workdir, likely, property_task=is_property_task(task))
         modules, tests = split_likely(likely)
         results: list[AgentResult] = []
