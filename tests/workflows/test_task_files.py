@@ -205,13 +205,18 @@ TESTS_ANSWER = text(f"tests/test_calc.py\n```python\n{TEST_CALC}```\n")
 """The tests step's answer: the test of `add` (the project's own)."""
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = make_project(tmp_path / "calc")
+def whole_file_project(root: Path) -> Path:
+    """The calc project (``make_project``), committed, its tasks run in whole files."""
+    make_project(root)
     settings_with(root, {"edit_format": "whole"})
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "whole files")
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return whole_file_project(tmp_path / "calc")
 
 
 class Watched:

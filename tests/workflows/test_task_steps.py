@@ -11,13 +11,12 @@ from specloom.agent.loop import AgentResult
 from specloom.spec.tasks import Task, parse_tasks
 from specloom.workflows.task_runner import NOTHING_WRITTEN
 from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
-from tests.workflows.test_task_files import Watched, answer_with, settings_with
+from tests.workflows.test_task_files import Watched, answer_with, whole_file_project
 from tests.workflows.test_task_runner import (
     CALC,
     Script,
     execute,
     git,
-    make_project,
     text,
     user_prompts,
     verifications,
@@ -33,11 +32,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = make_project(tmp_path / "calc")
-    settings_with(root, {"edit_format": "whole"})
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "whole files")
-    return root
+    return whole_file_project(tmp_path / "calc")
 
 
 def task(title: str) -> Task:
@@ -232,3 +227,26 @@ async def test_a_task_naming_no_file_works_on_those_its_criteria_name(project: P
         code_prompt
     )
     assert "Now write its tests in tests/test_calc.py" in tests_prompt
+
+
+async def test_a_task_about_tests_of_existing_code_asks_for_the_tests_only(
+    project: Path,
+) -> None:
+    tasks = project / ".kiro" / "specs" / "calc" / "tasks.md"
+    tasks.write_text(
+        tasks.read_text().replace("1. Fix addition", "1. Write unit tests for addition")
+    )
+    (project / "calc.py").write_text(FIXED)
+    git(project, "commit", "-qam", "a tests task")
+    script = Script([NEW_TESTS])
+
+    outcome, events = await execute(project, script)
+
+    assert outcome.ok, outcome.reason
+    assert len(script.seen) == 1 and outcome.changed_files == ["tests/test_calc.py"]
+    [prompt] = user_prompts(script.seen[0])
+    assert "Now write the code" not in prompt
+    assert "The code of this task is in calc.py" in prompt
+    assert "from calc import add, render_report" in prompt
+    notices = [event for event in events if event.data.get("type") == "notice"]
+    assert notices == []  # no code step came before it

@@ -29,6 +29,7 @@ from pathlib import PurePosixPath
 __all__ = [
     "add_fixtures",
     "add_imports",
+    "is_test_file",
     "missing_imports",
     "module_name",
     "top_level_names",
@@ -82,20 +83,19 @@ def module_name(path: str) -> str | None:
     return ".".join(parts)
 
 
+def is_test_file(path: str) -> bool:
+    """A pytest file by its name: ``test_*.py`` or ``*_test.py``."""
+    name = PurePosixPath(path).name
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
 def top_level_names(source: str) -> frozenset[str]:
     """The public names a module defines at its top level (functions, classes, constants)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return frozenset()
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return frozenset(name for name in names if not name.startswith("_"))
+    return frozenset(name for name in _top_level(tree) if not name.startswith("_"))
 
 
 def missing_imports(
@@ -152,8 +152,9 @@ def add_imports(source: str, lines: Iterable[str]) -> str:
     return "".join(head + block + tail)
 
 
-def _names(tree: ast.Module) -> tuple[set[str], set[str], bool]:
-    """Names bound anywhere, names read anywhere, and whether a ``*`` import is there."""
+def _names(tree: ast.AST) -> tuple[set[str], set[str], bool]:
+    """Names bound anywhere in ``tree`` (a module, or a function with its parameters), names
+    read anywhere, and whether a ``*`` import is there."""
     bound: set[str] = set()
     used: set[str] = set()
     star = False
@@ -211,7 +212,7 @@ def add_fixtures(source: str) -> tuple[str, list[str]]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return source, []
-    module_bound = _top_level_bound(tree)
+    module_bound = _top_level(tree, imports=True)
     lines = source.splitlines(keepends=True)
     changed: list[str] = []
     for node in ast.walk(tree):
@@ -220,16 +221,8 @@ def add_fixtures(source: str) -> tuple[str, list[str]]:
         if not node.name.startswith("test"):
             continue
         arguments = node.args
-        parameters = {
-            argument.arg
-            for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-        }
-        used: set[str] = set()
-        bound: set[str] = set()
-        for child in ast.walk(node):
-            if isinstance(child, ast.Name):
-                (used if isinstance(child.ctx, ast.Load) else bound).add(child.id)
-        wanted = sorted((used & _PYTEST_FIXTURES) - parameters - bound - module_bound)
+        bound, used, _ = _names(node)  # its parameters are among the names it binds
+        wanted = sorted((used & _PYTEST_FIXTURES) - bound - module_bound)
         if not wanted or arguments.defaults or arguments.vararg or arguments.kwarg:
             continue
         index = node.lineno - 1
@@ -250,16 +243,16 @@ def add_fixtures(source: str) -> tuple[str, list[str]]:
     return result, changed
 
 
-def _top_level_bound(tree: ast.Module) -> set[str]:
-    """Names the module's own statements bind: definitions, assignments, imports."""
-    bound: set[str] = set()
+def _top_level(tree: ast.Module, *, imports: bool = False) -> set[str]:
+    """Names the module's own statements define (functions, classes, assigned names), and
+    with ``imports`` the names its imports bind."""
+    names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                bound.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return bound
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif imports and isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names

@@ -44,6 +44,7 @@ from specloom.agent.file_tools import write_file
 from specloom.agent.missing_imports import (
     add_fixtures,
     add_imports,
+    is_test_file,
     missing_imports,
     module_name,
     top_level_names,
@@ -311,7 +312,7 @@ async def apply_file_blocks(
     notes: list[str] = []
     modules = _project_modules(env, parsed.files) if _any_python(parsed.files) else {}
     for number, block in enumerate(parsed.files, start=1):
-        block, added = _with_imports(block, modules)
+        block, added = _completed(block, modules)
         call_id = f"{call_prefix}-{number}"
         arguments = {"path": block.path, "content": block.content}
         await started(call_id, "write_file", arguments)
@@ -376,7 +377,7 @@ def _project_modules(env: ToolEnv, blocks: list[FileBlock]) -> dict[str, frozens
     return modules
 
 
-def _with_imports(block: FileBlock, modules: dict[str, frozenset[str]]) -> tuple[FileBlock, str]:
+def _completed(block: FileBlock, modules: dict[str, frozenset[str]]) -> tuple[FileBlock, str]:
     """``block`` with the imports its Python code lacks (and, in a test file, the pytest
     fixtures its tests use as parameters), and a note of what was added."""
     if not block.path.endswith(".py"):
@@ -384,8 +385,7 @@ def _with_imports(block: FileBlock, modules: dict[str, frozenset[str]]) -> tuple
     lines = missing_imports(block.content, project=modules, this_module=module_name(block.path))
     content = add_imports(block.content, lines)
     notes = [f"Added the imports it lacked: {'; '.join(lines)}."] if lines else []
-    name = PurePosixPath(block.path).name
-    if name.startswith("test_") or name.endswith("_test.py"):
+    if is_test_file(block.path):
         content, tests = add_fixtures(content)
         if tests:
             notes.append(f"Added the pytest fixtures its tests use: {'; '.join(tests)}.")

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING
 from specloom.agent.confine import Workspace as Confinement
 from specloom.agent.context import Context, ContextPart
 from specloom.agent.loop import EditFormat
-from specloom.agent.missing_imports import module_name
 from specloom.settings import Settings
-from specloom.workflows.task_steps import step_ask
+from specloom.workflows.task_steps import is_source, step_ask
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
@@ -184,20 +183,14 @@ def likely_files(workdir: Path, named: Sequence[str], files: ShownFiles) -> list
     chosen = [name for name in named if PurePosixPath(name).suffix]
     if not chosen:
         present = [path for path, _ in files.shown] + list(files.named)
-        chosen = sorted(path for path in present if _is_source(path))[:3]
+        chosen = sorted(path for path in present if is_source(path))[:3]
     tests = "tests/" if (workdir / "tests").is_dir() else ""
     out: list[str] = []
     for path in chosen:
         out.append(path)
-        if _is_source(path):
+        if is_source(path):
             out.append(f"{tests}test_{PurePosixPath(path).stem}.py")
     return list(dict.fromkeys(out))
-
-
-def _is_source(path: str) -> bool:
-    """A module of the project's code: importable, not a test, not packaging."""
-    name = PurePosixPath(path).name
-    return module_name(path) is not None and name not in ("conftest.py", "setup.py", "__init__.py")
 
 
 def with_files(context: Context, files: ShownFiles) -> Context:

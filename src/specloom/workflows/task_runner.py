@@ -669,7 +669,7 @@ class _TaskRun:
         results: list[AgentResult] = []
         code = modules
         for step in steps:
-            ask = step_ask(step, likely)
+            ask = None if step == "all" else step_ask(step, likely)
             if step == "tests":
                 if results:
                     # The code the first step changed, else the task's modules as they are

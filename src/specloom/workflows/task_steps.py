@@ -31,13 +31,21 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from specloom.agent.missing_imports import module_name
+from specloom.agent.missing_imports import is_test_file, module_name
 
 if TYPE_CHECKING:
     from specloom.agent.loop import AgentResult
     from specloom.spec.tasks import Task
 
-__all__ = ["Step", "joined", "split_likely", "step_ask", "steps_for", "scaffold_for"]
+__all__ = [
+    "Step",
+    "is_source",
+    "joined",
+    "scaffold_for",
+    "split_likely",
+    "step_ask",
+    "steps_for",
+]
 
 Step = Literal["all", "code", "tests"]
 
@@ -46,10 +54,16 @@ _SCAFFOLD_FUNCTIONS = 3
 """Functions a scaffold imports (the first test calls the first of them)."""
 
 
+def is_source(path: str) -> bool:
+    """A module of the project's code: importable, not a test, not packaging."""
+    name = PurePosixPath(path).name
+    return module_name(path) is not None and name not in ("conftest.py", "setup.py", "__init__.py")
+
+
 def split_likely(likely: Sequence[str]) -> tuple[list[str], list[str]]:
     """The likely files' Python modules and their test files (``test_*.py``)."""
-    modules = [path for path in likely if module_name(path) is not None and not _is_init(path)]
-    tests = [path for path in likely if _is_test(path)]
+    modules = [path for path in likely if is_source(path)]
+    tests = [path for path in likely if is_test_file(path)]
     return modules, tests
 
 
@@ -196,12 +210,3 @@ def _returns_value(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return any(
         isinstance(child, ast.Return) and child.value is not None for child in ast.walk(node)
     )
-
-
-def _is_test(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
-
-
-def _is_init(path: str) -> bool:
-    return PurePosixPath(path).name in ("__init__.py", "conftest.py", "setup.py")
