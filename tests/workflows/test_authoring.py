@@ -35,6 +35,7 @@ from specloom.workflows.authoring import (
     refine_phase,
     spec_name,
 )
+from specloom.workflows.authoring_schemas import copies_example
 from specloom.workspace import Workspace
 from tests.llm.conftest import installed_weights
 
@@ -390,6 +391,79 @@ def test_a_criterion_copied_from_the_instructions_example_is_sent_back(project: 
     repair = script.requests("requirements")[1].text
     assert "Requirement 3 (Delete notes), criterion 1" in repair
     assert "copies the library example" in repair
+
+
+def test_an_example_copied_under_the_feature_s_name_is_left_out_when_repairs_keep_it(
+    project: Path,
+) -> None:
+    # The embedded model's answer for a word-count tool: two library examples with the
+    # tool's name swapped in, the examples' terms in the glossary, a lower-case "shall" and
+    # a term and definition swapped.
+    copied = copy.deepcopy(REQUIREMENTS)
+    copied["requirements"][0]["criteria"] += [
+        "WHERE email is enabled, THE Note_Service shall send a reminder 2 days before the "
+        "due date.",
+    ]
+    copied["requirements"][2]["criteria"] = [
+        "THE Note_Service shall keep each loan record for 5 years."
+    ]
+    copied["glossary"] += [
+        {"term": "due date", "definition": "The time at which something is due."},
+        {"term": "A service that keeps the notes of a user on disk", "definition": "Note_Store"},
+    ]
+    copied["requirements"][1]["criteria"] = [
+        "WHEN a user opens the list, THE Note_Service shall return the notes newest first"
+    ]
+    script = Script()
+    script.answers["requirements"] = copied
+    script.answers["criterion"] = {
+        "criterion": "THE Note_Service SHALL keep each loan record for 5 years"
+    }
+
+    result = new(project, script, repairs=1)
+
+    repair = script.requests("requirements")[1].text
+    assert 'criterion 3 "WHERE email is enabled, THE Note_Service shall send' in repair
+    assert "copies the library example" in repair
+    rewrites = script.requests("criterion")
+    assert len(rewrites) == 4  # two criteria, each asked and repaired once
+    assert "## Feature request\n\nAdd notes" in rewrites[0].text
+    [notice] = [n for n in result.notices if "worked examples" in n]
+    assert "left out 2 acceptance criterion(s)" in notice and "loan record" in notice
+    text = (result.folder / "requirements.md").read_text()
+    assert "reminder" not in text and "loan" not in text and "due date" not in text
+    written = parse_requirements(text)
+    assert [r.title for r in written.requirements] == ["Create notes", "List notes"]
+    assert written.criteria()[2].text == (
+        "WHEN a user opens the list, THE Note_Service SHALL return the notes newest first"
+    )
+    assert [(entry.term, entry.definition) for entry in written.glossary][1] == (
+        "Note_Store",
+        "A service that keeps the notes of a user on disk",
+    )
+    assert lint_criteria(written.criteria(), "requirements.md") == []
+
+
+@pytest.mark.parametrize(
+    ("criterion", "request_text", "copied"),
+    [
+        ("WHERE email is enabled, THE wordcount.py tool shall send a reminder 2 days before "
+         "the due date.", "A tool that counts the words of a text file", True),
+        ("THE Loan_Service SHALL refuse new loans", "Count words", True),
+        ("IF the reader owes a fine, THEN THE Counter SHALL refuse new loans", "Count words",
+         True),
+        # A request about reminders may ask for what an example says.
+        ("WHERE email is enabled, THE Loan_Manager SHALL send a reminder 2 days before the "
+         "due date", "Send email reminders to readers before the due date of their loans", False),
+        ("IF the file does not exist, THEN THE wordcount.py tool SHALL print an error and exit "
+         "with status 1", "A tool that counts the words of a text file", False),
+        ("THE Log_Store SHALL keep each log entry for 30 days", "Keep logs", False),
+    ],
+)  # fmt: skip
+def test_copies_of_the_worked_examples_are_told_from_criteria_that_share_words(
+    criterion: str, request_text: str, copied: bool
+) -> None:
+    assert copies_example(criterion, request_text) is copied
 
 
 def test_repair_feedback_never_carries_a_system_tag(project: Path) -> None:

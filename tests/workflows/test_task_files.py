@@ -31,7 +31,8 @@ from specloom.workflows.task_files import (
     whole_file_request,
     with_files,
 )
-from specloom.workflows.task_runner import NOTHING_WRITTEN, STARTED_OVER, make_executor
+from specloom.workflows.task_runner import make_executor
+from specloom.workflows.whole_attempts import NOTHING_WRITTEN, STARTED_OVER
 from tests.workflows.test_task_runner import (
     CALC,
     TEST_CALC,
@@ -242,7 +243,7 @@ async def test_a_retry_starts_from_the_project_as_it_was_with_the_last_failure(
 ) -> None:
     script = Script(
         [
-            answer_with(CALC.replace("a - b", "a * b")),
+            answer_with(CALC.replace("a - b", "a + c")),  # fails in the code: NameError
             TESTS_ANSWER,
             answer_with(CALC.replace("a - b", "a + b"), note="Now it adds."),
             TESTS_ANSWER,
@@ -265,10 +266,10 @@ async def test_a_retry_starts_from_the_project_as_it_was_with_the_last_failure(
     assert "## The last attempt" not in first
     assert "Now write the code of this task, not its tests" in first and "calc.py" in first
     assert f"## Your last answer\n- {STARTED_OVER}" in retry
-    assert "assert 6 == 5" in retry
+    assert "NameError: name 'c' is not defined" in retry
     # The failed files were set aside: the retry sees calc.py as it was before the task.
     assert "return a - b" in (script.instructions[2] or "")
-    assert "return a * b" not in (script.instructions[2] or "")
+    assert "return a + c" not in (script.instructions[2] or "")
     assert "tests/test_calc.py" in (script.instructions[2] or "")
     notices = [
         event.data["text"]

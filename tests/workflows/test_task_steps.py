@@ -9,8 +9,9 @@ import pytest
 
 from specloom.agent.loop import AgentResult
 from specloom.spec.tasks import Task, parse_tasks
-from specloom.workflows.task_runner import NOTHING_WRITTEN
+from specloom.workflows.execution import RunEvent
 from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
+from specloom.workflows.whole_attempts import NOTHING_WRITTEN, STARTED_OVER
 from tests.workflows.test_task_files import Watched, answer_with, whole_file_project
 from tests.workflows.test_task_runner import (
     CALC,
@@ -250,3 +251,70 @@ async def test_a_task_about_tests_of_existing_code_asks_for_the_tests_only(
     assert "from calc import add, render_report" in prompt
     notices = [event for event in events if event.data.get("type") == "notice"]
     assert notices == []  # no code step came before it
+
+
+WRONG_TESTS = text(
+    "tests/test_calc.py\n```python\nfrom calc import add\n\n\n"
+    'def test_add():\n    """Validates: Requirements 1.2"""\n    assert add(2, 3) == 6\n```\n'
+)
+"""Tests whose expected value is wrong about the criteria: `add` is to return the sum."""
+
+
+def notices_of(events: list[RunEvent]) -> list[str]:
+    return [
+        str(event.data["text"])
+        for event in events
+        if event.kind == "agent_event" and event.data["type"] == "notice"
+    ]
+
+
+@pytest.mark.slow
+async def test_tests_that_fail_their_own_assertions_are_written_again_against_the_kept_code(
+    project: Path,
+) -> None:
+    script = Script([answer_with(FIXED), WRONG_TESTS, NEW_TESTS])
+
+    outcome, events = await execute(project, script, retries=2)
+
+    assert outcome.ok, outcome.reason
+    assert outcome.attempts == 2 and len(script.seen) == 3  # the retry is one request
+    assert [check["passed"] for check in verifications(events)] == [False, True]
+    retry = user_prompts(script.seen[2])[0]
+    assert "Now write the code" not in retry
+    assert "The code of this task is in calc.py, shown above, and is kept." in retry
+    assert "assert 5 == 6" in retry  # what the code returned beside what the test expected
+    assert "shows the value the code returned beside the value the test expected" in retry
+    assert "fix the code, not the tests" not in retry
+    # The code was not set aside: the retry shows it as the first attempt wrote it.
+    assert "return a + b" in (script.instructions[2] or "")
+    assert (project / "calc.py").read_text() == FIXED
+    notices = notices_of(events)
+    assert "keeping calc.py: writing its tests again" in notices
+    assert not any("set aside" in notice for notice in notices)
+
+
+@pytest.mark.slow
+async def test_tests_written_again_that_fail_the_same_way_give_the_code_its_turn(
+    project: Path,
+) -> None:
+    wrong_code = CALC.replace("a - b", "a + b + 1")  # the tests were right: the code is not
+    right_tests = text(
+        "tests/test_calc.py\n```python\nfrom calc import add\n\n\n"
+        'def test_add():\n    """Validates: Requirements 1.2"""\n    assert add(2, 3) == 5\n```\n'
+    )
+    script = Script(
+        [answer_with(wrong_code), right_tests, right_tests, answer_with(FIXED), NEW_TESTS]
+    )
+
+    outcome, events = await execute(project, script, retries=2)
+
+    assert outcome.ok, outcome.reason
+    assert outcome.attempts == 3 and len(script.seen) == 5
+    assert [check["passed"] for check in verifications(events)] == [False, False, True]
+    second, third = user_prompts(script.seen[2])[0], user_prompts(script.seen[3])[0]
+    assert "and is kept" in second
+    # Failing as before is no reason to stop: the third attempt writes the code again, from
+    # the project as it was before the task.
+    assert "Now write the code of this task" in third and STARTED_OVER in third
+    assert "return a - b" in (script.instructions[3] or "")
+    assert any("attempt 2's files were set aside" in notice for notice in notices_of(events))

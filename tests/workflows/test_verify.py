@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from specloom.workflows.verify import (
     DEFAULT_TIMEOUT_S,
     NO_TEST_COMMAND,
     TestCommand,
+    failed_assertions,
     failure_signature,
     find_test_command,
     first_error_line,
@@ -243,6 +245,49 @@ E        +  where -1 = add(2, 3)
 FAILED tests/test_calc.py::test_add - assert -1 == 5
 1 failed, 1 passed in {seconds}s
 """
+
+
+_COUNT = "def count(text):\n    return len(text.split())\n"
+_RAISES = "def count(text):\n    return len(text.split()) + None\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # The code returned; the tests expected other values: where they stopped is named.
+        ({"count.py": _COUNT, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_two():\n    assert count('a b') == 3\n\n\n"
+          "def test_lists():\n    assert [count('a')] == [2]\n\n\n"
+          "def test_one():\n    assert count('a') == 1\n"}, ["tests/test_count.py"]),
+        # The code raised: not the tests' assertions.
+        ({"count.py": _RAISES, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_two():\n    assert count('a b') == 2\n"}, None),
+        # The test itself raised something else.
+        ({"count.py": _COUNT, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_two():\n    assert count('a', 'b') == 2\n"}, None),
+        # An import that fails is a collection error.
+        ({"count.py": _COUNT, "tests/test_count.py": "from count import total\n\n\n"
+          "def test_two():\n    assert total('a b') == 2\n"}, None),
+        # A test mixing a failed assertion and an error.
+        ({"count.py": _RAISES, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_two():\n    assert 1 == 2\n\n\n"
+          "def test_three():\n    assert count('a') == 1\n"}, None),
+    ],
+    ids=["assertions", "code-raises", "test-raises", "import-fails", "mixed"],
+)  # fmt: skip
+def test_failed_assertions_are_told_from_errors_in_real_pytest_output(
+    tmp_path: Path, files: dict[str, str], expected: list[str] | None
+) -> None:
+    write(tmp_path, files)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode in (1, 2), run.stdout
+    assert failed_assertions(run.stdout + run.stderr) == expected
 
 
 def test_the_same_failure_has_the_same_signature_whatever_the_noise() -> None:

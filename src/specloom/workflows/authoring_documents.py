@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from specloom.spec.bugfix import BugCondition, BugfixDocument
 from specloom.spec.design import Property, parse_design, render_design
+from specloom.spec.lint import lint_criteria
 from specloom.spec.markdown import LineKind
 from specloom.spec.refs import VALIDATES_LINE, id_sort_key
 from specloom.spec.requirements import (
@@ -138,7 +139,7 @@ def requirements_document(
     next_requirement = max((_number(r.id) for r in old), default=0) + 1
     requirements: list[Requirement] = []
     for index, written in enumerate(draft.requirements):
-        texts = [text.strip() for text in written.criteria if text.strip()]
+        texts = [_keywords_in_capitals(text) for text in written.criteria if text.strip()]
         matched = old[pairs[index]] if index in pairs else None
         if matched is None:
             requirement_id = str(next_requirement)
@@ -167,13 +168,31 @@ def requirements_document(
         )
     requirements.sort(key=lambda requirement: id_sort_key(requirement.id))
     glossary = [
-        GlossaryEntry(entry.term.strip(), entry.definition.strip())
+        GlossaryEntry(*_term_first(entry.term.strip(), entry.definition.strip()))
         for entry in draft.glossary
         if entry.term.strip() and entry.definition.strip()
     ]
     return RequirementsDocument(
         "requirements.md", title, draft.introduction.strip(), glossary, requirements
     )
+
+
+def _keywords_in_capitals(text: str) -> str:
+    """A criterion with its EARS keywords in capitals (the lint's EARS005 rewrite: ``shall``
+    becomes ``SHALL``); nothing else of it changes."""
+    text = text.strip()
+    for finding in lint_criteria([Criterion("1.1", text, 1, 1)], "requirements.md"):
+        if finding.rule == "EARS005" and finding.suggestion:
+            return finding.suggestion
+    return text
+
+
+def _term_first(term: str, definition: str) -> tuple[str, str]:
+    """``(term, definition)``, put back in order when the model swapped them: a sentence
+    where the term goes and a name of a few words where the definition does."""
+    if len(term.split()) >= 6 and len(definition.split()) <= 3:
+        return definition, term
+    return term, definition
 
 
 def tasks_document(

@@ -65,6 +65,7 @@ from specloom.workflows.authoring_schemas import (
     requirements_check,
     resolve_ids,
     tasks_check,
+    without_copies,
 )
 from specloom.workflows.spec_state import SpecState
 
@@ -293,14 +294,23 @@ async def _requirements(
         instructions=prompts.REQUIREMENTS_INSTRUCTIONS,
         parts=parts,
         request=state.request,
-        check=requirements_check(),
+        check=requirements_check(request=state.request),
         what="requirements document",
         max_tokens=2048,
         essential=requirements_check(lint=False),
     )
     if writer.salvaged:
-        draft = await _fix_criteria(writer, draft)
-        if criterion_problems(draft) or requirements_check(lint=True)(draft):
+        draft = await _fix_criteria(writer, draft, state.request)
+        dropped = without_copies(draft, state.request)
+        if dropped:
+            shown = "; ".join(prompts.defuse(text) for text in dropped)
+            writer.notices.append(
+                f"left out {len(dropped)} acceptance criterion(s) copied from the instructions' "
+                f"worked examples rather than written for the feature: {shown}"
+            )
+        if criterion_problems(draft, state.request) or requirements_check(request=state.request)(
+            draft
+        ):
             writer.notices.append(_leftover("requirements document", writer.repairs))
     document = requirements_document(draft, previous if feedback else None)
     out = {"requirements.md": render_requirements(document)}
@@ -318,10 +328,13 @@ def _leftover(what: str, repairs: int) -> str:
     )
 
 
-async def _fix_criteria(writer: DocumentWriter, draft: RequirementsDraft) -> RequirementsDraft:
-    """Rewrite, one at a time, the criteria the lint still finds errors in (small models fix
-    one sentence far more often than a whole document); any left are left as they are."""
-    problems = criterion_problems(draft)[:_MAX_CRITERION_FIXES]
+async def _fix_criteria(
+    writer: DocumentWriter, draft: RequirementsDraft, request: str
+) -> RequirementsDraft:
+    """Rewrite, one at a time, the criteria the lint still finds errors in or that copy a
+    worked example (small models fix one sentence far more often than a whole document);
+    any left are left as they are."""
+    problems = criterion_problems(draft, request)[:_MAX_CRITERION_FIXES]
     writer.progress(f"rewriting {len(problems)} acceptance criterion(s) one by one")
     for requirement_index, position, problem in problems:
         requirement = draft.requirements[requirement_index]
@@ -330,12 +343,13 @@ async def _fix_criteria(writer: DocumentWriter, draft: RequirementsDraft) -> Req
                 CriterionDraft,
                 instructions=prompts.CRITERION_INSTRUCTIONS,
                 parts=[
+                    ("Feature request", request),
                     ("Requirement", f"{requirement.title}\n{requirement.user_story}"),
                     ("Criterion", requirement.criteria[position]),
                     ("Problem", problem),
                 ],
                 request="",
-                check=criterion_check(),
+                check=criterion_check(request),
                 what=f"criterion {requirement_index + 1}.{position + 1}",
                 max_tokens=160,
                 with_context=False,

@@ -24,6 +24,7 @@ __all__ = [
     "CRITERION_INSTRUCTIONS",
     "DESIGN_FIRST_NOTE",
     "DESIGN_INSTRUCTIONS",
+    "EARS_EXAMPLES",
     "FIX_STEPS_INSTRUCTIONS",
     "LINKS_INSTRUCTIONS",
     "QUESTIONS_INSTRUCTIONS",
@@ -42,15 +43,21 @@ __all__ = [
 # The forms are shown as worked examples rather than templates: small models copy template
 # placeholders (<trigger>, <response>) into their answers as words. No example says
 # <system>: model frameworks read a <system> tag in quoted text as an injected instruction.
-_EARS = """Every acceptance criterion is one sentence with exactly one SHALL. It starts with \
+EARS_EXAMPLES = (
+    "WHEN a reader returns a book, THE Loan_Service SHALL mark the book as available",
+    "WHILE a book is on loan, THE Loan_Service SHALL refuse a second loan of it",
+    "IF the reader owes a fine, THEN THE Loan_Service SHALL refuse new loans",
+    "WHERE email is enabled, THE Loan_Service SHALL send a reminder 2 days before the due date",
+    "THE Loan_Service SHALL keep each loan record for 5 years",
+)
+"""The worked examples of the EARS forms (for a library); a criterion that repeats one was
+copied, not written for the feature (``authoring_schemas.copies_example``)."""
+_EXAMPLE_LINES = "\n".join(f"- {example}" for example in EARS_EXAMPLES)
+_EARS = f"""Every acceptance criterion is one sentence with exactly one SHALL. It starts with \
 WHEN (an event), WHILE (a state), IF ... THEN (an unwanted case), WHERE (an optional feature) \
 or THE (always), names the component, and says what it SHALL do. The forms, shown for a \
 library:
-- WHEN a reader returns a book, THE Loan_Service SHALL mark the book as available
-- WHILE a book is on loan, THE Loan_Service SHALL refuse a second loan of it
-- IF the reader owes a fine, THEN THE Loan_Service SHALL refuse new loans
-- WHERE email is enabled, THE Loan_Service SHALL send a reminder 2 days before the due date
-- THE Loan_Service SHALL keep each loan record for 5 years
+{_EXAMPLE_LINES}
 Write the criteria about the feature asked for, never about the library."""
 
 REQUIREMENTS_INSTRUCTIONS = f"""You write the requirements document of a software feature.

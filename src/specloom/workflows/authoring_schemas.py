@@ -10,7 +10,8 @@ back to the model as its repair prompt (``specloom.llm.structured.generate``'s `
 How a checked answer becomes a Kiro-style document is
 ``specloom.workflows.authoring_documents``'s job.
 
-May import: the standard library, pydantic, ``specloom.errors`` and ``specloom.spec``.
+May import: the standard library, pydantic, ``specloom.errors``, ``specloom.spec`` and
+``specloom.workflows.authoring_prompts`` (its worked examples).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from specloom.spec.refs import parse_id_list
 from specloom.spec.requirements import Criterion, Requirement
 from specloom.spec.similarity import jaccard, tokens
 from specloom.spec.tasks import Status, Task, TasksDocument
+from specloom.workflows.authoring_prompts import EARS_EXAMPLES
 
 __all__ = [
     "MAX_PROBLEMS",
@@ -53,14 +55,17 @@ __all__ = [
     "bugfix_check",
     "bugfix_design_check",
     "clean_mermaid",
+    "copies_example",
     "criterion_check",
     "criterion_problems",
     "design_check",
+    "example_term",
     "fix_steps_check",
     "property_criteria_check",
     "requirements_check",
     "resolve_ids",
     "tasks_check",
+    "without_copies",
 ]
 
 MAX_PROBLEMS = 8
@@ -323,10 +328,73 @@ def _lint_problems(criteria: list[Criterion], describe: Callable[[str], str]) ->
 # The component the instructions' worked examples use: a criterion naming it was copied from
 # them (small models do), not written for the feature.
 _EXAMPLE_COMPONENT = re.compile(r"\bLoan_Service\b")
+_WORD = re.compile(r"[a-z0-9]+")
+_FORM_WORDS = frozenset(
+    "a an and as be by each for if in is it its of on or shall the then to when where while"
+    .split()
+)  # fmt: skip
 
 
-def _copied_examples(criteria: list[Criterion]) -> tuple[list[str], list[Criterion]]:
-    copied = [c for c in criteria if _EXAMPLE_COMPONENT.search(c.text)]
+def _content_words(text: str) -> set[str]:
+    """The words that carry meaning, a plural's ``s`` dropped."""
+    words = (word for word in _WORD.findall(text.lower()) if word not in _FORM_WORDS)
+    return {word[:-1] if len(word) > 3 and word.endswith("s") else word for word in words}
+
+
+_EXAMPLE_WORDS = [_content_words(_EXAMPLE_COMPONENT.sub(" ", text)) for text in EARS_EXAMPLES]
+
+
+def copies_example(text: str, request: str = "") -> bool:
+    """Whether ``text`` was copied from the instructions' worked examples (``EARS_EXAMPLES``)
+    rather than written for the feature: it names their component, or it holds at least
+    three fifths of one example's words (its component aside; a small model swaps in the
+    feature's) of which most, and at least two, appear nowhere in ``request``, the feature
+    request (a request about loans and reminders may well ask for what an example says)."""
+    if _EXAMPLE_COMPONENT.search(text):
+        return True
+    words = _content_words(text)
+    asked = _content_words(request)
+    for example in _EXAMPLE_WORDS:
+        shared = example & words
+        novel = shared - asked
+        if len(shared) * 5 >= len(example) * 3 and len(novel) >= 2 and 2 * len(novel) > len(shared):
+            return True
+    return False
+
+
+def example_term(term: str, request: str = "") -> bool:
+    """Whether a glossary term comes from the worked examples only: every word of it is one
+    of theirs (``Loan_Service``, ``due date``, ``reminder``) and none is in ``request``."""
+    if _EXAMPLE_COMPONENT.search(term):
+        return True
+    words = _content_words(term)
+    return (
+        bool(words)
+        and words <= set().union(*_EXAMPLE_WORDS)
+        and not words & _content_words(request)
+    )
+
+
+def without_copies(draft: RequirementsDraft, request: str = "") -> list[str]:
+    """Leave out of ``draft`` (in place) the criteria that still copy a worked example, the
+    requirements left with no criterion, and the glossary terms of the examples; returns
+    the criteria left out, for a notice."""
+    dropped: list[str] = []
+    kept: list[RequirementDraft] = []
+    for requirement in draft.requirements:
+        criteria = [text for text in requirement.criteria if not copies_example(text, request)]
+        dropped += [text for text in requirement.criteria if text not in criteria]
+        if criteria or not requirement.criteria:
+            kept.append(requirement.model_copy(update={"criteria": criteria}))
+    if not dropped or not kept:
+        return []  # nothing copied, or nothing would be left: the lint reports it instead
+    draft.requirements = kept
+    draft.glossary = [entry for entry in draft.glossary if not example_term(entry.term, request)]
+    return dropped
+
+
+def _copied_examples(criteria: list[Criterion], request: str) -> tuple[list[str], list[Criterion]]:
+    copied = [c for c in criteria if copies_example(c.text, request)]
     message = "it copies the library example; write it about the feature asked for."
     return [message] * len(copied), copied
 
@@ -339,39 +407,46 @@ def _draft_criteria(draft: RequirementsDraft) -> list[Criterion]:
     return criteria
 
 
-def criterion_problems(draft: RequirementsDraft) -> list[tuple[int, int, str]]:
+def criterion_problems(draft: RequirementsDraft, request: str = "") -> list[tuple[int, int, str]]:
     """``(requirement index, criterion index, problem)`` for each criterion the lint finds an
-    error in (indexes from 0), one entry per criterion."""
+    error in, or that copies a worked example (``copies_example``; ``request`` is the feature
+    request), indexes from 0, one entry per criterion."""
     found: dict[tuple[int, int], str] = {}
     criteria = _draft_criteria(draft)
     messages, subjects = _lint_findings(criteria)
-    copied_messages, copied = _copied_examples(criteria)
+    copied_messages, copied = _copied_examples(criteria, request)
     for problem, criterion in zip(messages + copied_messages, subjects + copied, strict=True):
         requirement, position = (int(part) - 1 for part in criterion.id.split("."))
         found.setdefault((requirement, position), problem)
     return [(requirement, position, problem) for (requirement, position), problem in found.items()]
 
 
-def criterion_check() -> Callable[[CriterionDraft], list[str]]:
-    """The check of one rewritten criterion: no lint error."""
+def criterion_check(request: str = "") -> Callable[[CriterionDraft], list[str]]:
+    """The check of one rewritten criterion: no lint error, no copied example (``request``
+    is the feature request)."""
 
     def check(draft: CriterionDraft) -> list[str]:
         criterion = Criterion("1.1", " ".join(draft.criterion.split()), 1, 1)
         copied = [f"The criterion {_quote(criterion.text)}: {m}" for m in _copied_examples(
-            [criterion])[0]]  # fmt: skip
+            [criterion], request)[0]]  # fmt: skip
         return _lint_problems([criterion], lambda _: "The criterion") + copied
 
     return check
 
 
-def requirements_check(*, lint: bool = True) -> Callable[[RequirementsDraft], list[str]]:
+def requirements_check(
+    *, lint: bool = True, request: str = ""
+) -> Callable[[RequirementsDraft], list[str]]:
     """The content check of a requirements answer: a title, a user story in the ``As a ...,
     I want ..., so that ...`` form and criteria for each requirement, every criterion EARS
-    and free of the lint's errors (non-EARS, should/must, placeholders, duplicates).
+    and free of the lint's errors (non-EARS, should/must, placeholders, duplicates) and of
+    copied worked examples.
 
     Args:
-        lint: Whether to include the lint's errors and the user stories' form (without:
-            the structure only, what a document must have to be written at all).
+        lint: Whether to include the lint's errors, the copied examples and the user
+            stories' form (without: the structure only, what a document must have to be
+            written at all).
+        request: The feature request (``copies_example``).
     """
 
     def check(draft: RequirementsDraft) -> list[str]:
@@ -405,7 +480,7 @@ def requirements_check(*, lint: bool = True) -> Callable[[RequirementsDraft], li
         criteria = _draft_criteria(draft)
         copied = [
             f"{describe(criterion.id)} {_quote(criterion.text)}: {message}"
-            for message, criterion in zip(*_copied_examples(criteria), strict=True)
+            for message, criterion in zip(*_copied_examples(criteria, request), strict=True)
         ]
         return _limit(_lint_problems(criteria, describe) + copied)
 

@@ -640,9 +640,11 @@ def feedback_prompt(
     *,
     timed_out: bool,
     whole_files: bool = False,
+    about_tests: bool = False,
 ) -> str:
     """The next attempt's request: how verification failed, with the end of its output
-    (worded for the whole-file edit format with ``whole_files``)."""
+    (worded for the whole-file edit format with ``whole_files``; with ``about_tests``, for
+    tests that failed their own assertions and are written again against the code kept)."""
     how = "timed out" if timed_out else f"exited with status {exit_code}"
     if exit_code == _PYTEST_NO_TESTS and "pytest" in command and not timed_out:
         how += (
@@ -650,11 +652,18 @@ def feedback_prompt(
             "in files named `test_*.py`)"
         )
     fence = "`" * max(3, max((len(run) for run in re.findall(r"`{3,}", tail)), default=0) + 1)
-    return (
+    failed = (
         f"Verification failed (attempt {attempt} of {attempts}): `{command}` {how}. "
         f"The end of its output:\n{fence}text\n{tail.rstrip()}\n{fence}\n"
-        "Find the cause and fix it (fix the code, not the tests, unless a test is wrong about "
-        "the criteria). "
+    )
+    if about_tests:
+        return (
+            failed + "The code ran: each failing assertion above shows the value the code "
+            "returned beside the value the test expected."
+        )
+    return (
+        failed + "Find the cause and fix it (fix the code, not the tests, unless a test is "
+        "wrong about the criteria). "
         + (
             "Answer with every file the task needs, each written in full."
             if whole_files

@@ -29,10 +29,13 @@ Models with a small window (the embedded one) work in the whole-file edit format
 (``task_files.edit_format_for``; ``run.edit_format`` in settings): no tools, the project's
 files in the instructions (``task_files.with_files``), and the files of the answer written
 by the agent loop (``specloom.agent.whole_files``); MCP servers are not started for them.
-An attempt there is one request, or two (``task_steps``): the code, then its tests written
-with that code in view. When the task has its folder to itself, a retry starts from the
-checkpoint before the task (the failed files are kept in a checkpoint), and a task that fails
-is set aside the same way, as a parallel run leaves a failed task's worktree unmerged.
+An attempt there is one request, or two: the code, then its tests written with that code in
+view (``whole_attempts``). When the tests failed only their own assertions (the code ran),
+the retry keeps the code and asks for its tests again, showing what the code returned; if
+they fail the same way, the next attempt writes the code again. Otherwise, when the task has
+its folder to itself, a retry starts from the checkpoint before the task (the failed files
+are kept in a checkpoint), and a task that fails is set aside the same way, as a parallel run
+leaves a failed task's worktree unmerged.
 
 Events: ``attempt_started``, ``agent_event`` (the agent's events, text deltas joined into
 larger pieces; ``notice`` and ``property_tests`` too) and ``verification`` (command, exit
@@ -47,14 +50,14 @@ cancellation goes on up.
 May import: the standard library, ``anyio``, ``pydantic_ai`` (messages), ``specloom.errors``,
 ``specloom.settings``, ``specloom.workspace``, ``specloom.spec``, ``specloom.agent``,
 ``specloom.llm.metering`` and the sibling modules ``execution``, ``task_prompt``, ``task_files``,
-``task_steps``, ``verify`` and ``properties``.
+``whole_attempts``, ``verify`` and ``properties``.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -72,28 +75,16 @@ from specloom.workflows.properties import (
     is_python_project,
     property_test_path,
 )
-from specloom.workflows.task_files import (
-    ShownFiles,
-    answer_tokens,
-    edit_format_for,
-    is_cache,
-    likely_files,
-    project_files,
-    request_chars,
-    whole_file_request,
-    with_files,
-)
+from specloom.workflows.task_files import answer_tokens, edit_format_for, is_cache
 from specloom.workflows.task_prompt import (
     DESIGN_CHARS,
     build_task_prompt,
     feedback_prompt,
     is_property_task,
-    paths_in,
     task_context,
     task_request,
     touched_paths,
 )
-from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
 from specloom.workflows.verify import (
     NO_TEST_COMMAND,
     TestCommand,
@@ -101,6 +92,13 @@ from specloom.workflows.verify import (
     find_test_command,
     pytest_prefix,
     run_verification,
+)
+from specloom.workflows.whole_attempts import (
+    NOTHING_WRITTEN,
+    STARTED_OVER,
+    WholeFileAttempts,
+    set_aside,
+    start_over,
 )
 from specloom.workspace import Workspace
 
@@ -209,15 +207,6 @@ class _Options:
     property_tests: bool
 
 
-NOTHING_WRITTEN = (
-    "Your last answer wrote no file, so nothing new could be verified. Write each file you "
-    "create or change in full: its path on a line of its own, then a fenced code block."
-)
-STARTED_OVER = (
-    "Your last answer's files were set aside because the tests failed: the project is back "
-    "as it was before this task. Write every file of the task again, in full, so that the "
-    "failure below does not happen."
-)
 _WHOLE_DESIGN_CHARS = 1_500
 """Design characters in a whole-file request (the files shown need the room)."""
 _WHOLE_CONTEXT_CHARS = 1_500
@@ -482,7 +471,7 @@ class _TaskRun:
                 request = f"{request}\n\n{hook_context_text(before.context)}"
         outcome = await self._attempts(task, request, context, command, property_file)
         if self.whole and not outcome.ok and outcome.changed_files:
-            outcome = await self._set_aside(outcome)
+            outcome = await set_aside(job, self.tally.checkpoint, outcome, self._notice)
         if hooks is not None and hooks.has_hooks("postTaskExecution"):
             from specloom.hooks.model import EventKind, HookEvent
 
@@ -497,6 +486,12 @@ class _TaskRun:
                 )
             )
         return outcome
+
+    def _whole(self) -> WholeFileAttempts:
+        assert self.prepared is not None
+        return WholeFileAttempts(
+            self.prepared.runner, self.job.workdir, self.window, self.touched, self._notice
+        )
 
     def _prepare(self) -> PreparedAgent:
         from specloom.agent.runtime import prepare_agent
@@ -543,14 +538,18 @@ class _TaskRun:
         summary = ""
         feedback: str | None = None
         notes: list[str] = []
+        whole = self._whole() if self.whole else None
+        tests_of: list[str] = []  # the code kept by a retry that writes only its tests again
         for attempt in range(1, allowed + 1):
             self.tally.attempts = attempt
             self.emit(RunEvent("attempt_started", task.id, {
                 "attempt": attempt, "attempts": allowed, "retry": attempt > 1}))  # fmt: skip
             try:
-                if self.whole:
+                if whole is not None:
                     # No conversation is carried over: each attempt sees the files as they are.
-                    result = await self._whole_attempt(task, request, context, feedback, notes)
+                    result = await whole.attempt(
+                        task, request, context, feedback, notes, tests_of=tests_of
+                    )
                 else:
                     result = await runner.run(request, context=context, history=history)
             except UserFacingError as error:  # a checkpoint that failed, a model that failed
@@ -584,7 +583,8 @@ class _TaskRun:
                     False, f"stuck: {which} changed no file, and {summary}", stuck=True
                 )
             signature = verification.signature
-            if changed and signature == previous:
+            # Tests written again that fail as before may be right: the code gets its turn.
+            if changed and signature == previous and not tests_of:
                 return self._outcome(
                     False,
                     f"stuck: attempts {attempt - 1} and {attempt} failed the same way: {summary}",
@@ -593,7 +593,11 @@ class _TaskRun:
             if attempt == allowed:
                 break
             previous = signature if changed else previous
-            unchanged_before = not changed
+            # Tests written again unchanged were kept on purpose: the code gets its turn.
+            kept_tests = bool(tests_of) and not changed
+            unchanged_before = not changed and not kept_tests
+            # At most one tests-only retry in a row: the next one writes the code again too.
+            kept = whole.tests_again(verification) if whole and changed and not tests_of else []
             feedback = feedback_prompt(
                 attempt,
                 allowed,
@@ -602,121 +606,21 @@ class _TaskRun:
                 verification.tail,
                 timed_out=verification.timed_out,
                 whole_files=self.whole,
+                about_tests=bool(kept),
             )
             notes = list(result.file_blocks)
+            tests_of = kept
             if self.whole:
-                if not changed:
+                if not changed and not kept_tests:
                     feedback = f"{NOTHING_WRITTEN}\n\n{feedback}"
-                elif await self._start_over(attempt):
+                elif not kept and await start_over(
+                    self.job, self.tally.checkpoint, attempt, self._notice
+                ):
                     notes = [STARTED_OVER]
                 continue
             request = f"{NOTHING_CHANGED}\n\n{feedback}" if not changed else feedback
             history = repair_messages(result.messages)
         return self._outcome(False, f"verification failed after {allowed} attempt(s): {summary}")
-
-    async def _start_over(self, attempt: int) -> bool:
-        """Before a retry in the whole-file format: the project as it was before the task.
-
-        A small model shown the files of its failed answer copies them back unchanged; from
-        the project as it was, with the failure to avoid, it writes the task afresh.
-        """
-        kept = await self._restore_start(f"attempt {attempt}'s files")
-        if kept is not None:
-            self._notice(
-                f"attempt {attempt}'s files were set aside (checkpoint {kept}); the next "
-                f"attempt starts from the project as it was before the task"
-            )
-        return kept is not None
-
-    async def _set_aside(self, outcome: TaskOutcome) -> TaskOutcome:
-        """A failed task's files in the whole-file format, set aside as a parallel run's
-        unmerged worktree is: the tasks after it are verified without its failing code."""
-        kept = await self._restore_start("the failed task's files")
-        if kept is None:
-            return outcome
-        return replace(
-            outcome,
-            reason=f"{outcome.reason} (its files were set aside; `specloom checkpoint "
-            f"restore {kept}` brings them back)",
-        )
-
-    async def _restore_start(self, what: str) -> str | None:
-        """Restore the checkpoint before the task's first change, when the task has its
-        folder to itself; returns the checkpoint that keeps the files as they were."""
-        job, first = self.job, self.tally.checkpoint
-        if first is None or (job.parallel and job.workdir == job.root):
-            return None
-        store = CheckpointStore(job.workdir)
-        try:
-            kept = await anyio.to_thread.run_sync(lambda: store.restore(first))
-        except CheckpointError as error:
-            self._notice(f"{what} stay in place: {error}")
-            return None
-        return kept.id
-
-    async def _whole_attempt(
-        self, task: Task, task_text: str, context: Any, feedback: str | None, notes: list[str]
-    ) -> AgentResult:
-        """One attempt in the whole-file format: one request, or the code and then its tests
-        (``task_steps``), each showing the project's files as they are then."""
-        assert self.prepared is not None
-        runner, workdir = self.prepared.runner, self.job.workdir
-        files = self._files(task_text, context, feedback, notes, None, self.touched)
-        # A task that names no file works on those its criteria and design name.
-        likely = likely_files(workdir, self.touched or paths_in(task_text), files)
-        steps = steps_for(task, workdir, likely, property_task=is_property_task(task))
-        modules, tests = split_likely(likely)
-        results: list[AgentResult] = []
-        code = modules
-        for step in steps:
-            ask = None if step == "all" else step_ask(step, likely)
-            if step == "tests":
-                if results:
-                    # The code the first step changed, else the task's modules as they are
-                    # (an answer may rewrite a module unchanged when it already does the task).
-                    code = split_likely(results[-1].changed_files)[0] or [
-                        path for path in modules if (workdir / path).is_file()
-                    ]
-                    if not code:
-                        break  # no code is there: there is nothing to test yet
-                    self._notice(f"writing the tests of {', '.join(code)} against its code")
-                ask = step_ask(
-                    step,
-                    likely,
-                    written=code,
-                    scaffold=scaffold_for(workdir, code[0], task.requirements),
-                    tests_exist=(workdir / tests[0]).is_file(),
-                )
-                files = self._files(task_text, context, feedback, notes, ask, [*code, *tests])
-            message = whole_file_request(
-                task_text,
-                named=files.named,
-                likely=likely,
-                feedback=feedback,
-                notes=notes,
-                ask=ask,
-            )
-            result = await runner.run(message, context=with_files(context, files))
-            results.append(result)
-            if not result.completed:
-                break
-        return joined(results)
-
-    def _files(
-        self,
-        task_text: str,
-        context: Any,
-        feedback: str | None,
-        notes: list[str],
-        ask: str | None,
-        first: list[str],
-    ) -> ShownFiles:
-        """The project's files for a whole-file request, within what the window leaves."""
-        assert self.prepared is not None
-        message = whole_file_request(task_text, feedback=feedback, notes=notes, ask=ask)
-        used = len(self.prepared.runner.instructions) + len(message) + len(context.render())
-        budget = max(0, request_chars(self.window) - used)
-        return project_files(self.job.workdir, first=first, budget=budget)
 
     async def _changed(self, result: AgentResult) -> bool:
         """Whether the attempt changed a file: what differs from the attempt's first

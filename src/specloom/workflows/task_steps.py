@@ -86,6 +86,7 @@ def step_ask(
     written: Sequence[str] = (),
     scaffold: str | None = None,
     tests_exist: bool = False,
+    failed: bool = False,
 ) -> str:
     """What the request of ``step`` asks for, last in the request.
 
@@ -95,6 +96,8 @@ def step_ask(
         written: The code files the ``code`` step wrote (for ``tests``).
         scaffold: The test file's start (``scaffold_for``), for ``tests``.
         tests_exist: The test file is in the project already (its tests are kept).
+        failed: The tests shown failed on their own assertions against this code (for
+            ``tests``): they are to be fixed, not kept.
     """
     modules, tests = split_likely(likely)
     if step == "code":
@@ -107,6 +110,16 @@ def step_ask(
     if step == "tests":
         code = ", ".join(written or modules)
         keep = " Keep the tests the file has and add the new ones." if tests_exist else ""
+        if failed:
+            return (
+                f"The code of this task is in {code}, shown above, and is kept. Its tests in "
+                f"{', '.join(tests)} failed (the last attempt, above). Write that test file "
+                "again: keep the tests that passed; in each test that failed, work out from "
+                "its input, step by step, the value the acceptance criteria ask for, and expect "
+                "exactly that value. Answer with the test file written in full, its path on a "
+                "line of its own before a fenced code block. Only where the criteria show that "
+                "the code is wrong, answer with the code file fixed, in full, too."
+            )
         out = (
             f"The code of this task is in {code}, shown above. Now write its tests in "
             f"{', '.join(tests)}: short tests, each calling one function of the code with a "

@@ -53,6 +53,7 @@ __all__ = [
     "NO_TEST_COMMAND",
     "TestCommand",
     "Verification",
+    "failed_assertions",
     "failure_signature",
     "find_test_command",
     "first_error_line",
@@ -414,6 +415,28 @@ def first_error_line(output: str) -> str:
             if pattern.search(line) and not line.startswith(("=", ">")):
                 return re.sub(r"\s+", " ", line)[:200]
     return lines[-1][:200] if lines else ""
+
+
+# pytest's last traceback line of a failing test: where it stopped, and what was raised.
+_PYTEST_FAILED_AT = re.compile(
+    r"^(?P<path>[^\s:][^:\n]*\.py):\d+: (?P<kind>[A-Za-z_][\w.]*)$", re.MULTILINE
+)
+_PYTEST_ERROR = re.compile(
+    r"^(?:ERROR\b|_+ ERROR\b|E\s+\w*Error\b(?<!AssertionError))", re.MULTILINE
+)
+
+
+def failed_assertions(output: str) -> list[str] | None:
+    """The files where pytest's failing tests stopped, when each of them failed an
+    assertion written in the test itself (the code under test ran and returned); ``None``
+    when the output holds no such failure, an error raised elsewhere (the code's own
+    ``TypeError``, a failed import, a collection error) or no pytest traceback at all."""
+    failures = list(_PYTEST_FAILED_AT.finditer(output))
+    if not failures or _PYTEST_ERROR.search(output):
+        return None
+    if any(match.group("kind") != "AssertionError" for match in failures):
+        return None
+    return list(dict.fromkeys(match.group("path") for match in failures))
 
 
 def failure_signature(output: str, exit_code: int, *, timed_out: bool = False) -> str:
