@@ -354,3 +354,29 @@ async def test_python_files_get_the_imports_they_lack_and_the_note_says_so(repo:
         "Added the imports it lacked: from util import helper; from wordcount import count. "
         "Added the pytest fixtures its tests use: test_count takes capsys."
     )
+
+
+async def test_a_test_file_written_without_its_folder_goes_onto_the_project_s_one(
+    repo: Path,
+) -> None:
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_app.py").write_text("def test_old():\n    assert True\n")
+    (repo / "test_other.py").write_text("def test_other():\n    assert True\n")
+    new_tests = "def test_add():\n    assert 2 + 3 == 5\n"
+    answer = block("test_app.py", new_tests) + block("tests/test_new.py", new_tests)
+    answer += block("test_other.py", new_tests)
+    runner = AgentRunner(
+        repo, Script([text(answer)]).model(stream=False), Approver(), edit_format="whole"
+    )
+
+    result = await runner.run("Fix the tests.")
+
+    assert (repo / "tests" / "test_app.py").read_text() == new_tests
+    assert not (repo / "test_app.py").exists()
+    assert (repo / "tests" / "test_new.py").read_text() == new_tests  # no other of its name
+    assert (repo / "test_other.py").read_text() == new_tests  # the file named exists
+    assert sorted(result.changed_files) == ["test_other.py", "tests/test_app.py",
+                                            "tests/test_new.py"]  # fmt: skip
+    assert result.file_blocks[0].endswith(
+        "(Written to tests/test_app.py, the project's test file of that name: pytest refuses two.)"
+    )

@@ -282,11 +282,22 @@ async def test_tests_that_fail_their_own_assertions_are_written_again_against_th
     retry = user_prompts(script.seen[2])[0]
     assert "Now write the code" not in retry
     assert "The code of this task is in calc.py, shown above, and is kept." in retry
-    assert "assert 5 == 6" in retry  # what the code returned beside what the test expected
-    assert "shows the value the code returned beside the value the test expected" in retry
+    # The failed test, short: its source down to the assertion, and what was compared.
+    assert "The tests that failed:\n```text\n# test_add\n    def test_add():\n" in retry
+    assert ">       assert add(2, 3) == 6\nE       assert 5 == 6" in retry
+    assert "compare the value the code returned with the value the test expected" in retry
     assert "fix the code, not the tests" not in retry
-    # The code was not set aside: the retry shows it as the first attempt wrote it.
-    assert "return a + b" in (script.instructions[2] or "")
+    assert "Do not change the code" not in retry  # it may, where the criteria say so
+    # The test file starts again from the code's functions.
+    assert retry.rstrip().endswith(
+        "tests/test_calc.py\n```python\nfrom calc import add, render_report\n\n\n"
+        'def test_add():\n    """Validates: Requirements 1.2"""\n'
+        "    assert add(...) == ...\n```"
+    )
+    # The code was not set aside: the retry shows it as the first attempt wrote it, and not
+    # the failed tests (a small model copies a file it is shown).
+    shown = script.instructions[2] or ""
+    assert "return a + b" in shown and "== 6" not in shown
     assert (project / "calc.py").read_text() == FIXED
     notices = notices_of(events)
     assert "keeping calc.py: writing its tests again" in notices

@@ -19,6 +19,7 @@ from specloom.workflows.verify import (
     NO_TEST_COMMAND,
     TestCommand,
     failed_assertions,
+    failing_tests,
     failure_signature,
     find_test_command,
     first_error_line,
@@ -288,6 +289,37 @@ def test_failed_assertions_are_told_from_errors_in_real_pytest_output(
     )
     assert run.returncode in (1, 2), run.stdout
     assert failed_assertions(run.stdout + run.stderr) == expected
+
+
+def test_failing_tests_are_shown_short_from_real_pytest_output(tmp_path: Path) -> None:
+    write(tmp_path, {"count.py": _COUNT, "tests/test_count.py": (
+        "from count import count\n\n\n"
+        "def test_words(tmp_path):\n    source = tmp_path / 'in.txt'\n"
+        "    source.write_text('a b a')\n\n    assert count(source.read_text()) == 2\n\n\n"
+        "def test_dict():\n    assert {'a': count('a a'), 'b': 1} == {'a': 3, 'b': 1}\n\n\n"
+        "def test_fine():\n    assert count('a') == 1\n")})  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    shown = failing_tests(run.stdout)
+
+    words, dictionary = shown.split("\n\n")
+    assert words.splitlines()[:8] == [
+        "# test_words",
+        "    def test_words(tmp_path):",
+        "        source = tmp_path / 'in.txt'",
+        "        source.write_text('a b a')",
+        ">       assert count(source.read_text()) == 2",
+        "E       AssertionError: assert 3 == 2",
+        "E        +  where 3 = count('a b a')",
+        "E        +    where 'a b a' = read_text()",
+    ]
+    assert "tmp_path = PosixPath" not in shown and "test_fine" not in shown
+    assert dictionary.startswith("# test_dict\n    def test_dict():\n>       assert {'a': ")
+    assert "-v" not in shown  # pytest's advice to run it verbosely is left out
+    assert len(failing_tests(run.stdout, limit=80)) <= 80
 
 
 def test_the_same_failure_has_the_same_signature_whatever_the_noise() -> None:

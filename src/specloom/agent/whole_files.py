@@ -312,7 +312,9 @@ async def apply_file_blocks(
     notes: list[str] = []
     modules = _project_modules(env, parsed.files) if _any_python(parsed.files) else {}
     for number, block in enumerate(parsed.files, start=1):
+        block, moved = _onto_existing_test(env, block)
         block, added = _completed(block, modules)
+        added = " ".join(note for note in (moved, added) if note)
         call_id = f"{call_prefix}-{number}"
         arguments = {"path": block.path, "content": block.content}
         await started(call_id, "write_file", arguments)
@@ -349,6 +351,28 @@ def _example_folder_files(env: ToolEnv) -> frozenset[str]:
         return frozenset()
     found = itertools.islice(env.workspace.files(folder), _WALKED)
     return frozenset(path.relative_to(root).as_posix() for path in found)
+
+
+def _onto_existing_test(env: ToolEnv, block: FileBlock) -> tuple[FileBlock, str]:
+    """A new test file whose name is that of one test file of the project elsewhere is
+    written onto that one, with a note: small models drop the folder (``test_app.py`` for
+    ``tests/test_app.py``), and pytest refuses two test modules of the same name."""
+    if not is_test_file(block.path):
+        return block, ""
+    root = env.workspace.primary
+    try:
+        if env.workspace.resolve(block.path, write=True).exists():
+            return block, ""
+    except ModelFacingError:
+        return block, ""
+    name = PurePosixPath(block.path).name
+    found = (path for path in itertools.islice(env.workspace.files(root), _WALKED))
+    named = (path.relative_to(root).as_posix() for path in found if path.name == name)
+    same = [path for path in named if not path.startswith(".") and "/." not in path]
+    if len(same) != 1:
+        return block, ""
+    note = f"(Written to {same[0]}, the project's test file of that name: pytest refuses two.)"
+    return FileBlock(same[0], block.content, block.line), note
 
 
 def _any_python(blocks: list[FileBlock]) -> bool:

@@ -119,9 +119,11 @@ class ShownFiles:
     named: list[str] = field(default_factory=list)
 
 
-def project_files(workdir: Path, *, first: Sequence[str] = (), budget: int) -> ShownFiles:
+def project_files(
+    workdir: Path, *, first: Sequence[str] = (), budget: int, leave_out: Sequence[str] = ()
+) -> ShownFiles:
     """The project's files for a request: ``first`` (that exist), then the most recently
-    changed, each whole while ``budget`` characters last.
+    changed, each whole while ``budget`` characters last; ``leave_out`` only named.
 
     Hidden files and folders, tools' caches and what ``.gitignore`` leaves out are skipped.
     """
@@ -146,7 +148,7 @@ def project_files(workdir: Path, *, first: Sequence[str] = (), budget: int) -> S
     result = ShownFiles()
     left = budget
     for relative, path in sorted(candidates, key=order):
-        text = _text(path)
+        text = None if relative in leave_out else _text(path)
         cost = len(relative) + len(text or "") + 12
         if text is None or cost > left:
             result.named.append(relative)

@@ -652,14 +652,15 @@ def feedback_prompt(
             "in files named `test_*.py`)"
         )
     fence = "`" * max(3, max((len(run) for run in re.findall(r"`{3,}", tail)), default=0) + 1)
+    shown = "The tests that failed" if about_tests else "The end of its output"
     failed = (
         f"Verification failed (attempt {attempt} of {attempts}): `{command}` {how}. "
-        f"The end of its output:\n{fence}text\n{tail.rstrip()}\n{fence}\n"
+        f"{shown}:\n{fence}text\n{tail.rstrip()}\n{fence}\n"
     )
     if about_tests:
         return (
-            failed + "The code ran: each failing assertion above shows the value the code "
-            "returned beside the value the test expected."
+            failed + "The code ran: under each failed assertion, the E lines compare the "
+            "value the code returned with the value the test expected."
         )
     return (
         failed + "Find the cause and fix it (fix the code, not the tests, unless a test is "

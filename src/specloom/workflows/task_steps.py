@@ -110,25 +110,28 @@ def step_ask(
     if step == "tests":
         code = ", ".join(written or modules)
         keep = " Keep the tests the file has and add the new ones." if tests_exist else ""
+        first = (
+            f"The code of this task is in {code}, shown above. Now write its tests in "
+            f"{', '.join(tests)}"
+        )
         if failed:
-            return (
-                f"The code of this task is in {code}, shown above, and is kept. Its tests in "
-                f"{', '.join(tests)} failed (the last attempt, above). Write that test file "
-                "again: keep the tests that passed; in each test that failed, work out from "
-                "its input, step by step, the value the acceptance criteria ask for, and expect "
-                "exactly that value. Answer with the test file written in full, its path on a "
-                "line of its own before a fenced code block. Only where the criteria show that "
-                "the code is wrong, answer with the code file fixed, in full, too."
+            first = (
+                f"The code of this task is in {code}, shown above, and is kept. Its tests "
+                f"failed (the last attempt, above). Write {', '.join(tests)} again"
+            )
+            keep = (
+                " Where a test that failed expected a value the criteria do not ask for, "
+                "expect the right one; only where the criteria show that the code is wrong, "
+                "answer with the code file fixed, in full, too."
             )
         out = (
-            f"The code of this task is in {code}, shown above. Now write its tests in "
-            f"{', '.join(tests)}: short tests, each calling one function of the code with a "
+            f"{first}: short tests, each calling one function of the code with a "
             "tiny input you make yourself (a file in pytest's `tmp_path` where the function "
             "reads one) and checking the exact value it returns. Choose inputs so simple that "
             "the result is obvious, and work the expected value out by following the code line "
-            "by line. Use pytest's own fixtures (`tmp_path`, `capsys`); never define your own. "
-            f"Do not change the code.{keep} Answer with the test file written in full, its "
-            "path on a line of its own before a fenced code block"
+            "by line. Use pytest's own fixtures (`tmp_path`, `capsys`); never define your own."
+            f"{'' if failed else ' Do not change the code.'}{keep} Answer with the test file "
+            "written in full, its path on a line of its own before a fenced code block"
         )
         if scaffold is None:
             return out + "."

@@ -54,6 +54,7 @@ __all__ = [
     "TestCommand",
     "Verification",
     "failed_assertions",
+    "failing_tests",
     "failure_signature",
     "find_test_command",
     "first_error_line",
@@ -437,6 +438,34 @@ def failed_assertions(output: str) -> list[str] | None:
     if any(match.group("kind") != "AssertionError" for match in failures):
         return None
     return list(dict.fromkeys(match.group("path") for match in failures))
+
+
+_PYTEST_SECTION = re.compile(r"^_{3,} (?P<name>[\w\[\].:-]+) _{3,}$", re.MULTILINE)
+_FIXTURE_VALUE = re.compile(r"^\w+ = [<\w].*$")
+_MORE_DIFF = re.compile(r"\buse -v+\b", re.IGNORECASE)
+
+
+def failing_tests(output: str, *, limit: int = 2_400) -> str:
+    """pytest's failures, short: for each failing test its source as the traceback shows it
+    (fixture values and blank lines left out) down to the failed assertion and the lines
+    that say what was compared, at most ``limit`` characters in all."""
+    sections = list(_PYTEST_SECTION.finditer(output))
+    parts: list[str] = []
+    for number, match in enumerate(sections):
+        end = sections[number + 1].start() if number + 1 < len(sections) else len(output)
+        kept: list[str] = []
+        for line in output[match.end() : end].splitlines():
+            if _PYTEST_FAILED_AT.match(line) or line.startswith("="):
+                break
+            if line.strip() in ("", "E") or _FIXTURE_VALUE.match(line) or _MORE_DIFF.search(line):
+                continue
+            if line.startswith("E ") and sum(k.startswith("E ") for k in kept) >= 6:
+                continue
+            kept.append(line.rstrip())
+        parts.append("\n".join([f"# {match.group('name')}", *kept]))
+    text = "\n\n".join(parts)
+    more = "\n[...]"
+    return text if len(text) <= limit else text[: limit - len(more)].rsplit("\n", 1)[0] + more
 
 
 def failure_signature(output: str, exit_code: int, *, timed_out: bool = False) -> str:

@@ -55,12 +55,15 @@ from specloom.workflows.verify import Verification, failed_assertions
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pydantic_ai.settings import ModelSettings
+
     from specloom.agent.loop import AgentResult, AgentRunner
     from specloom.spec.tasks import Task
     from specloom.workflows.execution import TaskJob, TaskOutcome
 
 __all__ = [
     "NOTHING_WRITTEN",
+    "RETRY_TEMPERATURE",
     "STARTED_OVER",
     "WholeFileAttempts",
     "restore_start",
@@ -77,6 +80,9 @@ STARTED_OVER = (
     "as it was before this task. Write every file of the task again, in full, so that the "
     "failure below does not happen."
 )
+
+RETRY_TEMPERATURE = 0.8
+"""Sampling temperature of a request that writes failed tests again."""
 
 Notice = Callable[[str], None]
 
@@ -142,8 +148,11 @@ class WholeFileAttempts:
         for step in steps:
             ask = None if step == "all" else step_ask(step, likely)
             if step == "tests" and tests_of:
-                ask = step_ask(step, likely, written=code, failed=True)
-                files = self.files(task_text, context, feedback, notes, ask, [*code, *tests])
+                # The failed tests are not shown (a small model copies a file it is shown);
+                # the failure shows what each expected and what the code returned.
+                scaffold = scaffold_for(workdir, code[0], task.requirements)
+                ask = step_ask(step, likely, written=code, scaffold=scaffold, failed=True)
+                files = self.files(task_text, context, feedback, notes, ask, code, tests)
                 self.tested = code
             elif step == "tests":
                 if results:
@@ -172,11 +181,24 @@ class WholeFileAttempts:
                 notes=notes,
                 ask=ask,
             )
-            result = await self.runner.run(message, context=with_files(context, files))
+            result = await self._run(message, with_files(context, files), wider=bool(tests_of))
             results.append(result)
             if not result.completed:
                 break
         return joined(results)
+
+    async def _run(self, message: str, context: Any, *, wider: bool) -> AgentResult:
+        """One request; ``wider`` samples at ``RETRY_TEMPERATURE`` (tests written again: at
+        a low temperature a small model answers the same prompt with the same file)."""
+        if not wider:
+            return await self.runner.run(message, context=context)
+        saved = self.runner.model_settings
+        wider_settings: ModelSettings = {**(saved or {}), "temperature": RETRY_TEMPERATURE}
+        self.runner.model_settings = wider_settings
+        try:
+            return await self.runner.run(message, context=context)
+        finally:
+            self.runner.model_settings = saved
 
     def files(
         self,
@@ -186,12 +208,14 @@ class WholeFileAttempts:
         notes: list[str],
         ask: str | None,
         first: list[str],
+        leave_out: Sequence[str] = (),
     ) -> ShownFiles:
-        """The project's files for a request, within what the window leaves."""
+        """The project's files for a request, within what the window leaves (``leave_out``
+        only named)."""
         message = whole_file_request(task_text, feedback=feedback, notes=notes, ask=ask)
         used = len(self.runner.instructions) + len(message) + len(context.render())
         budget = max(0, request_chars(self.window) - used)
-        return project_files(self.workdir, first=first, budget=budget)
+        return project_files(self.workdir, first=first, budget=budget, leave_out=leave_out)
 
 
 async def restore_start(job: TaskJob, first: str | None, what: str, notice: Notice) -> str | None:
