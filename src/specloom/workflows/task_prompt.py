@@ -644,7 +644,8 @@ def feedback_prompt(
 ) -> str:
     """The next attempt's request: how verification failed, with the end of its output
     (worded for the whole-file edit format with ``whole_files``; with ``about_tests``, for
-    tests that failed their own assertions and are written again against the code kept)."""
+    tests that failed their own assertions and are written again against the code kept:
+    ``tail`` is then the failing tests, ``verify.failing_tests``)."""
     how = "timed out" if timed_out else f"exited with status {exit_code}"
     if exit_code == _PYTEST_NO_TESTS and "pytest" in command and not timed_out:
         how += (

@@ -604,7 +604,7 @@ class _TaskRun:
                 allowed,
                 verification.command,
                 verification.exit_code,
-                (kept and failing_tests(verification.output)) or verification.tail,
+                (failing_tests(verification.output) if kept else "") or verification.tail,
                 timed_out=verification.timed_out,
                 whole_files=self.whole,
                 about_tests=bool(kept),
