@@ -488,12 +488,6 @@ class _TaskRun:
             )
         return outcome
 
-    def _whole(self) -> WholeFileAttempts:
-        assert self.prepared is not None
-        return WholeFileAttempts(
-            self.prepared.runner, self.job.workdir, self.window, self.touched, self._notice
-        )
-
     def _prepare(self) -> PreparedAgent:
         from specloom.agent.runtime import prepare_agent
 
@@ -539,7 +533,12 @@ class _TaskRun:
         summary = ""
         feedback: str | None = None
         notes: list[str] = []
-        whole = self._whole() if self.whole else None
+        job = self.job
+        whole = (
+            WholeFileAttempts(runner, job.workdir, self.window, self.touched, self._notice)
+            if self.whole
+            else None
+        )
         tests_of: list[str] = []  # the code kept by a retry that writes only its tests again
         for attempt in range(1, allowed + 1):
             self.tally.attempts = attempt
@@ -615,7 +614,7 @@ class _TaskRun:
                 if not changed and not kept_tests:
                     feedback = f"{NOTHING_WRITTEN}\n\n{feedback}"
                 elif not kept and await start_over(
-                    self.job, self.tally.checkpoint, attempt, self._notice
+                    job, self.tally.checkpoint, attempt, self._notice
                 ):
                     notes = [STARTED_OVER]
                 continue
