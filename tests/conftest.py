@@ -28,6 +28,12 @@ models.ALLOW_MODEL_REQUESTS = False
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture
 def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let real pydantic-ai models send requests (to loopback fakes or the embedded model)."""
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)

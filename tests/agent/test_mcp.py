@@ -40,11 +40,6 @@ from tests.conftest import example_files
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- helpers ---------------------------------------------------------------------------------
 
 

@@ -26,11 +26,6 @@ from specloom.settings import load_settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def command(line: str, *, sandboxed: bool | None = None) -> ApprovalRequest:
     return ApprovalRequest("command", "run_command", line, command=line, cwd=".",
                            sandboxed=sandboxed)  # fmt: skip

@@ -23,11 +23,6 @@ from specloom.settings import load_settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def fresh_probe() -> Iterator[None]:
     """Each test probes bubblewrap again (some hide it or replace it)."""

@@ -36,11 +36,6 @@ from tests.conftest import EXAMPLES
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 REQUIREMENTS = """# Requirements Document
 
 ## Introduction

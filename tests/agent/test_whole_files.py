@@ -18,11 +18,6 @@ from tests.agent.test_loop import Approver, Script, text
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 CODE = "import sys\n\n\ndef main():\n    print(sys.argv)\n"
 
 

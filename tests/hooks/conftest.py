@@ -16,11 +16,6 @@ PYTHON = shlex.quote(sys.executable)
 """This interpreter, quoted for a shell line (hook commands run Python scripts with it)."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_project(root: Path, *, settings: dict[str, Any] | None = None) -> Path:
     """A git repository with one commit, ``.kiro/hooks/`` and (optionally) project settings."""
     root.mkdir(parents=True, exist_ok=True)

@@ -52,11 +52,6 @@ EXPECTED_BILL = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeModelServer]:
     with FakeModelServer(model_name="fake-model") as server:
         yield server

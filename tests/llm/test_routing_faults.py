@@ -48,11 +48,6 @@ HANG_TIMEOUT_S = 0.5
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def primary() -> Iterator[FakeModelServer]:
     with FakeModelServer(model_name="fake-gpt") as server:
         yield server

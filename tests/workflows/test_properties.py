@@ -89,11 +89,6 @@ FIXED_CALC = "def add(a, b):\n    return a + b\n\n\ndef render_report(results):\
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = make_project(tmp_path / "calc")
     design = root / ".kiro" / "specs" / "calc" / "design.md"

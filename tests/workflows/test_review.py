@@ -40,11 +40,6 @@ REQUIREMENTS = FOLDER / "requirements.md"
 TASKS = FOLDER / "tasks.md"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def answer_with(payload: dict[str, Any], info: AgentInfo) -> ModelResponse:
     """The structured answer the way the request asked for it: output tool or JSON text."""
     if info.output_tools:

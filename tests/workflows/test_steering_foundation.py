@@ -70,11 +70,6 @@ BODIES = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def repository(tmp_path: Path) -> Path:
     root = tmp_path / "tallyho"
     (root / "src" / "tallyho").mkdir(parents=True)

@@ -48,11 +48,6 @@ from tests.workflows.test_task_runner import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def routed(window: int | None) -> RoutedModel:
     def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         return ModelResponse(parts=[TextPart("ok")])
@@ -221,17 +216,20 @@ def project(tmp_path: Path) -> Path:
 
 
 class Watched:
-    """A ``Script`` whose requests also record the tools offered and the answer's cap."""
+    """A ``Script`` whose requests also record the tools offered, the answer's cap and the
+    sampling temperature."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
         self.offered: list[list[str]] = []
         self.limits: list[object] = []
+        self.temperatures: list[object] = []
         plain = script.answer
 
         def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
             self.offered.append([tool.name for tool in info.function_tools])
             self.limits.append((info.model_settings or {}).get("max_tokens"))
+            self.temperatures.append((info.model_settings or {}).get("temperature"))
             return plain(messages, info)
 
         script.answer = answer  # type: ignore[method-assign]

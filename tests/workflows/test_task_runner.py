@@ -175,11 +175,6 @@ def make_project(
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "calc")
 

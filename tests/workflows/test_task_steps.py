@@ -11,7 +11,7 @@ from specloom.agent.loop import AgentResult
 from specloom.spec.tasks import Task, parse_tasks
 from specloom.workflows.execution import RunEvent
 from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
-from specloom.workflows.whole_attempts import NOTHING_WRITTEN, STARTED_OVER
+from specloom.workflows.whole_attempts import NOTHING_WRITTEN, RETRY_TEMPERATURE, STARTED_OVER
 from tests.workflows.test_task_files import Watched, answer_with, whole_file_project
 from tests.workflows.test_task_runner import (
     CALC,
@@ -24,11 +24,6 @@ from tests.workflows.test_task_runner import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -273,11 +268,14 @@ async def test_tests_that_fail_their_own_assertions_are_written_again_against_th
     project: Path,
 ) -> None:
     script = Script([answer_with(FIXED), WRONG_TESTS, NEW_TESTS])
+    watched = Watched(script)
 
     outcome, events = await execute(project, script, retries=2)
 
     assert outcome.ok, outcome.reason
     assert outcome.attempts == 2 and len(script.seen) == 3  # the retry is one request
+    # The tests written again sample wider (at a low temperature the same file comes back).
+    assert watched.temperatures == [None, None, RETRY_TEMPERATURE]
     assert [check["passed"] for check in verifications(events)] == [False, True]
     retry = user_prompts(script.seen[2])[0]
     assert "Now write the code" not in retry
@@ -316,9 +314,12 @@ async def test_tests_written_again_that_fail_the_same_way_give_the_code_its_turn
     script = Script(
         [answer_with(wrong_code), right_tests, right_tests, answer_with(FIXED), NEW_TESTS]
     )
+    watched = Watched(script)
 
     outcome, events = await execute(project, script, retries=2)
 
+    # Only the tests written again sampled wider; the runner's settings were put back.
+    assert watched.temperatures == [None, None, RETRY_TEMPERATURE, None, None]
     assert outcome.ok, outcome.reason
     assert outcome.attempts == 3 and len(script.seen) == 5
     assert [check["passed"] for check in verifications(events)] == [False, False, True]

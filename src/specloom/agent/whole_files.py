@@ -37,7 +37,7 @@ import itertools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from specloom.agent.file_tools import write_file
@@ -310,9 +310,12 @@ async def apply_file_blocks(
     """
     parsed = parse_file_blocks(answer, _example_folder_files(env))
     notes: list[str] = []
-    modules = _project_modules(env, parsed.files) if _any_python(parsed.files) else {}
+    # One walk of the project serves the imports and the test files' places.
+    python = _any_python(parsed.files)
+    listing = _listing(env) if python else []
+    modules = _project_modules(listing, parsed.files) if python else {}
     for number, block in enumerate(parsed.files, start=1):
-        block, moved = _onto_existing_test(env, block)
+        block, moved = _onto_existing_test(env, listing, block)
         block, added = _completed(block, modules)
         added = " ".join(note for note in (moved, added) if note)
         call_id = f"{call_prefix}-{number}"
@@ -353,22 +356,33 @@ def _example_folder_files(env: ToolEnv) -> frozenset[str]:
     return frozenset(path.relative_to(root).as_posix() for path in found)
 
 
-def _onto_existing_test(env: ToolEnv, block: FileBlock) -> tuple[FileBlock, str]:
+def _listing(env: ToolEnv) -> list[tuple[str, Path]]:
+    """The project's visible files (hidden folders left out), as ``(relative path, path)``,
+    the first ``_WALKED`` of its walk."""
+    root = env.workspace.primary
+    found: list[tuple[str, Path]] = []
+    for path in itertools.islice(env.workspace.files(root), _WALKED):
+        relative = path.relative_to(root).as_posix()
+        if not any(part.startswith(".") for part in PurePosixPath(relative).parts):
+            found.append((relative, path))
+    return found
+
+
+def _onto_existing_test(
+    env: ToolEnv, listing: list[tuple[str, Path]], block: FileBlock
+) -> tuple[FileBlock, str]:
     """A new test file whose name is that of one test file of the project elsewhere is
     written onto that one, with a note: small models drop the folder (``test_app.py`` for
     ``tests/test_app.py``), and pytest refuses two test modules of the same name."""
     if not is_test_file(block.path):
         return block, ""
-    root = env.workspace.primary
     try:
         if env.workspace.resolve(block.path, write=True).exists():
             return block, ""
     except ModelFacingError:
         return block, ""
     name = PurePosixPath(block.path).name
-    found = (path for path in itertools.islice(env.workspace.files(root), _WALKED))
-    named = (path.relative_to(root).as_posix() for path in found if path.name == name)
-    same = [path for path in named if not path.startswith(".") and "/." not in path]
+    same = [relative for relative, path in listing if path.name == name]
     if len(same) != 1:
         return block, ""
     note = f"(Written to {same[0]}, the project's test file of that name: pytest refuses two.)"
@@ -379,14 +393,15 @@ def _any_python(blocks: list[FileBlock]) -> bool:
     return any(block.path.endswith(".py") for block in blocks)
 
 
-def _project_modules(env: ToolEnv, blocks: list[FileBlock]) -> dict[str, frozenset[str]]:
-    """The project's modules and their top-level names, the answer's versions first."""
+def _project_modules(
+    listing: list[tuple[str, Path]], blocks: list[FileBlock]
+) -> dict[str, frozenset[str]]:
+    """The project's modules (of ``listing``) and their top-level names, the answer's
+    versions first."""
     modules: dict[str, frozenset[str]] = {}
-    root = env.workspace.primary
-    for path in itertools.islice(env.workspace.files(root), _WALKED):
-        relative = path.relative_to(root).as_posix()
+    for relative, path in listing:
         name = module_name(relative)
-        if name is None or any(part.startswith(".") for part in PurePosixPath(relative).parts):
+        if name is None:
             continue
         try:
             modules[name] = top_level_names(path.read_text(encoding="utf-8"))

@@ -147,14 +147,7 @@ class WholeFileAttempts:
         code = list(tests_of) or modules
         for step in steps:
             ask = None if step == "all" else step_ask(step, likely)
-            if step == "tests" and tests_of:
-                # The failed tests are not shown (a small model copies a file it is shown);
-                # the failure shows what each expected and what the code returned.
-                scaffold = scaffold_for(workdir, code[0], task.requirements)
-                ask = step_ask(step, likely, written=code, scaffold=scaffold, failed=True)
-                files = self.files(task_text, context, feedback, notes, ask, code, tests)
-                self.tested = code
-            elif step == "tests":
+            if step == "tests":
                 if results:
                     # The code the first step changed, else the task's modules as they are
                     # (an answer may rewrite a module unchanged when it already does the task).
@@ -170,8 +163,12 @@ class WholeFileAttempts:
                     written=code,
                     scaffold=scaffold_for(workdir, code[0], task.requirements),
                     tests_exist=(workdir / tests[0]).is_file(),
+                    failed=bool(tests_of),
                 )
-                files = self.files(task_text, context, feedback, notes, ask, [*code, *tests])
+                # Failed tests written again are not shown (a small model copies a file it
+                # is shown): the failure shows what each expected and what the code returned.
+                shown, hidden = (code, tests) if tests_of else ([*code, *tests], [])
+                files = self.files(task_text, context, feedback, notes, ask, shown, hidden)
                 self.tested = code
             message = whole_file_request(
                 task_text,
