@@ -182,7 +182,10 @@ def schema_kind(info: AgentInfo) -> str:
 
 
 def respond(info: AgentInfo, payload: object) -> ModelResponse:
-    """``payload`` the way the request asked for it: an output tool call or JSON text."""
+    """``payload`` the way the request asked for it: an output tool call or JSON text; a
+    ``str`` is an answer cut off at the output cap, sent as it is."""
+    if isinstance(payload, str):
+        return ModelResponse(parts=[TextPart(payload)], finish_reason="length")
     text = json.dumps(payload)
     if info.output_tools:
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, text)])
@@ -358,6 +361,38 @@ def test_a_criterion_the_document_repairs_miss_is_rewritten_on_its_own(project: 
     assert result.findings == 0 and result.notices == []
 
 
+def test_an_answer_cut_off_at_the_cap_is_asked_for_again_afresh(project: Path) -> None:
+    cut = json.dumps(REQUIREMENTS)[:300]
+    script = Script()
+    script.answers["requirements"] = [cut, REQUIREMENTS]
+    progress: list[str] = []
+
+    result = run(create_spec, project, "Add notes", model=script.model(), settings=Settings(),
+                 repairs=1, on_progress=progress.append)  # fmt: skip
+
+    asked = script.requests("requirements")
+    assert len(asked) == 2
+    assert "ran past the length limit" not in asked[0].text
+    assert cut not in asked[1].text and "ran past the length limit" in asked[1].text
+    assert any("ran past the length limit; asking again" in line for line in progress)
+    written = parse_requirements((result.folder / "requirements.md").read_text())
+    assert [r.title for r in written.requirements] == ["Create notes", "List notes", "Delete notes"]
+
+
+def test_answers_cut_off_twice_stop_with_nothing_written(project: Path) -> None:
+    script = Script()
+    script.answers["requirements"] = json.dumps(REQUIREMENTS)[:300]
+
+    with pytest.raises(ModelRequestError, match="could not write a valid requirements"):
+        run(create_spec, project, "Add notes", model=script.model(), settings=Settings(),
+            repairs=1)  # fmt: skip
+
+    assert len(script.requests("requirements")) == 2  # the answer, then one asked afresh
+    assert not (project / ".kiro" / "specs").exists() or not any(
+        (project / ".kiro" / "specs").iterdir()
+    )
+
+
 def test_lint_problems_left_after_every_repair_are_written_as_findings(project: Path) -> None:
     stubborn = copy.deepcopy(REQUIREMENTS)
     stubborn["requirements"][2]["criteria"].append("WHERE the note has a title")
@@ -442,6 +477,36 @@ def test_an_example_copied_under_the_feature_s_name_is_left_out_when_repairs_kee
         "A service that keeps the notes of a user on disk",
     )
     assert lint_criteria(written.criteria(), "requirements.md") == []
+
+
+def test_a_criterion_that_borrows_only_the_example_component_keeps_its_words(
+    project: Path,
+) -> None:
+    # The embedded model's answer for a word-count tool: two criteria about the feature
+    # under the examples' component name, which the repairs did not change.
+    borrowed = copy.deepcopy(REQUIREMENTS)
+    borrowed["requirements"][2]["criteria"] = [
+        "IF the note text is longer than 2000 characters, THEN THE Loan_Service SHALL reject "
+        "the note",
+        "THE Loan_Service SHALL keep each loan record for 5 years",
+    ]
+    borrowed["glossary"] += [{"term": "Loan_Service", "definition": "The library service."}]
+    script = Script()
+    script.answers["requirements"] = borrowed
+    script.answers["criterion"] = {"criterion": "THE Loan_Service SHALL keep each loan record"}
+
+    result = new(project, script, repairs=1)
+
+    written = parse_requirements((result.folder / "requirements.md").read_text())
+    assert [c.text for c in written.requirements[2].criteria] == [
+        "IF the note text is longer than 2000 characters, THEN THE Note_Service SHALL reject "
+        "the note"
+    ]
+    assert [entry.term for entry in written.glossary] == ["Note_Service"]
+    assert any("1 acceptance criterion(s) named the instructions' example component" in n
+               for n in result.notices)  # fmt: skip
+    assert any("left out 1 acceptance criterion(s)" in n and "loan record" in n
+               for n in result.notices)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -927,6 +992,33 @@ def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
     assert added.kind == "unit-test" and added.requirements == ["1.1", "1.2", "2.1"]
     assert added.depends_on == [1]
     assert changes == ["task 2: added, a unit-test task for every criterion"]
+
+
+def test_a_plan_completed_for_more_criteria_than_a_task_may_cite_is_written(
+    project: Path,
+) -> None:
+    # The embedded model's quick plan: 13 criteria and no test task; the unit-test task added
+    # cites them all (the schema lets the model cite at most 12).
+    many = copy.deepcopy(REQUIREMENTS)
+    for number in (0, 1):
+        many["requirements"][number]["criteria"] = [
+            f"WHEN a user saves a note with tag {number}{n}, THE Note_Service SHALL store the "
+            f"tag {number}{n}"
+            for n in range(1, 7)
+        ]
+    script = Script()
+    script.answers["requirements"] = many
+    script.answers["tasks"] = {
+        "tasks": [{"title": "Implement the Note_Service", "requirements": ["1.1"]}]
+    }
+
+    result = new(project, script, kind="quick", name="notes")
+
+    plan = parse_tasks((result.folder / "tasks.md").read_text())
+    added = plan.tasks[-1]
+    assert added.title == "Write unit tests for the acceptance criteria"
+    assert len(added.requirements) == 13 and added.requirements[-1] == "3.1"
+    assert any("a unit-test task for every criterion" in n for n in result.notices)
 
 
 def test_a_loosely_worded_user_story_is_repaired_or_written_with_a_notice(project: Path) -> None:

@@ -200,39 +200,52 @@ class DocumentWriter:
             answers[:] = [value]
             return problems
 
-        with capture_run_messages() as messages:
-            try:
-                generated = await generate(
-                    schema,
-                    text,
-                    model=self.model,
-                    instructions=instructions,
-                    check=recorded,
-                    repairs=self.repairs,
-                    max_tokens=self._output_cap(max_tokens, len(text) + len(instructions)),
-                )
-            except ModelRequestError as error:
-                if not error.message.startswith("the model did not produce"):
-                    raise
-                # The run failed, but its requests were made: count them.
-                for message in messages:
-                    if isinstance(message, ModelResponse):
-                        self.input_tokens += message.usage.input_tokens
-                        self.output_tokens += message.usage.output_tokens
-                if answers and essential is not None and not essential(answers[0]):
-                    self.salvaged = True
-                    return answers[0]
-                detail = " ".join(last[:3]) if last else error.message
-                raise ModelRequestError(
-                    f"the model could not write a valid {what} after {self.repairs} "
-                    f"repair(s); its last answer: {detail}",
-                    attempts=error.attempts,
-                    hint="Nothing was written. Run the command again, make the request more "
-                    "specific, or use a larger model with --model.",
-                ) from error
+        for fresh in (False, True):
+            with capture_run_messages() as messages:
+                try:
+                    generated = await generate(
+                        schema,
+                        text + _SHORTER if fresh else text,
+                        model=self.model,
+                        instructions=instructions,
+                        check=recorded,
+                        repairs=self.repairs,
+                        max_tokens=self._output_cap(max_tokens, len(text) + len(instructions)),
+                    )
+                    break
+                except ModelRequestError as error:
+                    if not error.message.startswith("the model did not produce"):
+                        raise
+                    # The run failed, but its requests were made: count them.
+                    responses = [m for m in messages if isinstance(m, ModelResponse)]
+                    for response in responses:
+                        self.input_tokens += response.usage.input_tokens
+                        self.output_tokens += response.usage.output_tokens
+                    if answers and essential is not None and not essential(answers[0]):
+                        self.salvaged = True
+                        return answers[0]
+                    if not fresh and responses and responses[-1].finish_reason == "length":
+                        # The answer ran past the cap (pydantic-ai ends the run there: no
+                        # repair of incomplete JSON); ask afresh for a shorter one.
+                        self.progress(f"the {what} ran past the length limit; asking again")
+                        continue
+                    detail = " ".join(last[:3]) if last else error.message
+                    raise ModelRequestError(
+                        f"the model could not write a valid {what} after {self.repairs} "
+                        f"repair(s); its last answer: {detail}",
+                        attempts=error.attempts,
+                        hint="Nothing was written. Run the command again, make the request "
+                        "more specific, or use a larger model with --model.",
+                    ) from error
         self.input_tokens += generated.input_tokens
         self.output_tokens += generated.output_tokens
         return generated.value
+
+
+_SHORTER = (
+    "\n\nKeep the answer short: an earlier answer to this ran past the length limit and "
+    "was cut off. Write fewer, shorter entries."
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -301,7 +314,12 @@ async def _requirements(
     )
     if writer.salvaged:
         draft = await _fix_criteria(writer, draft, state.request)
-        dropped = without_copies(draft, state.request)
+        dropped, renamed = without_copies(draft, state.request)
+        if renamed:
+            writer.notices.append(
+                f"{renamed} acceptance criterion(s) named the instructions' example component "
+                "Loan_Service; the feature's own component is named in its place"
+            )
         if dropped:
             shown = "; ".join(prompts.defuse(text) for text in dropped)
             writer.notices.append(

@@ -375,10 +375,49 @@ def example_term(term: str, request: str = "") -> bool:
     )
 
 
-def without_copies(draft: RequirementsDraft, request: str = "") -> list[str]:
+_SUBJECT = re.compile(r"\bTHE\s+([A-Za-z][\w.]*(?:_[\w.]+)*)\s+SHALL\b", re.IGNORECASE)
+
+
+def _feature_component(draft: RequirementsDraft, request: str = "") -> str | None:
+    """The component the draft's own criteria name most often (``THE <name> SHALL``), the
+    examples' aside; else its first glossary term that is not an example's; else ``None``."""
+    counts: dict[str, int] = {}
+    for requirement in draft.requirements:
+        for text in requirement.criteria:
+            for name in _SUBJECT.findall(text):
+                if not _EXAMPLE_COMPONENT.search(name) and "_" in name:
+                    counts[name] = counts.get(name, 0) + 1
+    if counts:
+        return max(counts, key=lambda name: counts[name])  # first seen wins a tie
+    terms = [entry.term.strip() for entry in draft.glossary]
+    return next(
+        (term for term in terms if term and " " not in term and not example_term(term, request)),
+        None,
+    )
+
+
+def _with_component(text: str, component: str, request: str) -> str:
+    """``text`` with the examples' component name replaced by ``component`` when nothing
+    else in it is copied from them; else ``text`` as it is."""
+    renamed = _EXAMPLE_COMPONENT.sub(component, text)
+    return text if copies_example(renamed, request) else renamed
+
+
+def without_copies(draft: RequirementsDraft, request: str = "") -> tuple[list[str], int]:
     """Leave out of ``draft`` (in place) the criteria that still copy a worked example, the
     requirements left with no criterion, and the glossary terms of the examples; returns
-    the criteria left out, for a notice."""
+    the criteria left out and the number of criteria renamed, for a notice.
+
+    A criterion that borrowed only the examples' component name (``Loan_Service``) and is
+    otherwise about the feature keeps its words with the feature's component in place of
+    that name (``_feature_component``)."""
+    component = _feature_component(draft, request)
+    renamed = 0
+    if component is not None:
+        for requirement in draft.requirements:
+            criteria = [_with_component(text, component, request) for text in requirement.criteria]
+            renamed += sum(text not in requirement.criteria for text in criteria)
+            requirement.criteria = criteria
     dropped: list[str] = []
     kept: list[RequirementDraft] = []
     for requirement in draft.requirements:
@@ -386,11 +425,13 @@ def without_copies(draft: RequirementsDraft, request: str = "") -> list[str]:
         dropped += [text for text in requirement.criteria if text not in criteria]
         if criteria or not requirement.criteria:
             kept.append(requirement.model_copy(update={"criteria": criteria}))
-    if not dropped or not kept:
-        return []  # nothing copied, or nothing would be left: the lint reports it instead
-    draft.requirements = kept
-    draft.glossary = [entry for entry in draft.glossary if not example_term(entry.term, request)]
-    return dropped
+    if dropped and kept:  # else nothing copied, or nothing would be left: the lint reports it
+        draft.requirements = kept
+    else:
+        dropped = []
+    if dropped or renamed:
+        draft.glossary = [e for e in draft.glossary if not example_term(e.term, request)]
+    return dropped, renamed
 
 
 def _copied_examples(criteria: list[Criterion], request: str) -> tuple[list[str], list[Criterion]]:
@@ -795,14 +836,18 @@ def complete_plan(
         changes.append(f"task {number}: cited {', '.join(task.requirements)} by its wording")
     if ids and not any(task.kind in _TEST_KINDS for task in tasks):
         code = [n for n, task in enumerate(tasks, start=1) if task.kind == "code"]
+        # Built without validation: the schema's list caps bound what the model writes
+        # (its grammar), not a plan completed here (13 criteria, 31 tasks are fine).
         tasks.append(
-            TaskDraft(
+            TaskDraft.model_construct(
                 title="Write unit tests for the acceptance criteria",
                 details=["One test per criterion, tagged with the criterion it validates"],
                 requirements=ids,
                 depends_on=code,
                 kind="unit-test",
+                property=0,
+                optional=False,
             )
         )
         changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
-    return TasksDraft(tasks=tasks), changes
+    return TasksDraft.model_construct(tasks=tasks), changes
