@@ -994,6 +994,32 @@ def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
     assert changes == ["task 2: added, a unit-test task for every criterion"]
 
 
+def test_test_tasks_chained_one_to_the_next_depend_on_the_code_they_test() -> None:
+    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft, complete_plan
+
+    criteria = {"1.1": "THE Counter SHALL count each word", "1.2": "THE Counter SHALL sort"}
+    draft = TasksDraft(
+        tasks=[
+            TaskDraft(title="Count words", requirements=["1.1"]),
+            TaskDraft(title="Unit tests of counting", requirements=["1.1"], depends_on=[1],
+                      kind="unit-test"),
+            TaskDraft(title="Property tests of counting", requirements=["1.1"], depends_on=[2],
+                      kind="property-test", property=1),
+            TaskDraft(title="Sort the counts", requirements=["1.2"], depends_on=[3]),
+            TaskDraft(title="Unit tests of sorting", requirements=["1.2"], depends_on=[3, 4],
+                      kind="unit-test"),
+        ]
+    )  # fmt: skip
+
+    completed, changes = complete_plan(draft, criteria, {"1": ["1.1"]})
+
+    assert [task.depends_on for task in completed.tasks] == [[], [1], [1], [3], [1, 4]]
+    assert changes == [
+        "task 3: depends on 1, the code it tests, not on other test tasks",
+        "task 5: depends on 1, 4, the code it tests, not on other test tasks",
+    ]
+
+
 def test_a_plan_completed_for_more_criteria_than_a_task_may_cite_is_written(
     project: Path,
 ) -> None:

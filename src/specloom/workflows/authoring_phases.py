@@ -65,6 +65,7 @@ from specloom.workflows.authoring_schemas import (
     requirements_check,
     resolve_ids,
     tasks_check,
+    unchain_tests,
     without_copies,
 )
 from specloom.workflows.spec_state import SpecState
@@ -496,6 +497,9 @@ async def _tasks(
                 hint="Nothing was written. Run the command again, make the request more "
                 "specific, or use a larger model with --model.",
             )
+    else:
+        changes = unchain_tests(draft)
+    if changes:
         writer.notices.append(
             "The model's plan was completed mechanically: " + "; ".join(changes) + "."
         )

@@ -65,6 +65,7 @@ __all__ = [
     "requirements_check",
     "resolve_ids",
     "tasks_check",
+    "unchain_tests",
     "without_copies",
 ]
 
@@ -783,6 +784,37 @@ def fix_steps_check(criteria: Sequence[str]) -> Callable[[FixStepsDraft], list[s
     return check
 
 
+def unchain_tests(draft: TasksDraft) -> list[str]:
+    """Make each test task of ``draft`` (in place) depend on the code it tests, not on other
+    test tasks (``_code_needs``); one line per change, for the user. Dependencies must point
+    to earlier tasks."""
+    changes: list[str] = []
+    for number, task in enumerate(draft.tasks, start=1):
+        if task.kind not in _TEST_KINDS:
+            continue
+        own = _code_needs(draft.tasks, task.depends_on)
+        if own != task.depends_on:
+            shown = ", ".join(map(str, own)) or "no task"
+            changes.append(
+                f"task {number}: depends on {shown}, the code it tests, not on other test tasks"
+            )
+            task.depends_on = own
+    return changes
+
+
+def _code_needs(tasks: Sequence[TaskDraft], depends_on: Sequence[int]) -> list[int]:
+    """``depends_on`` with each test task replaced by what it needs in turn (tests of other
+    code do not order a test task: small models chain every test task to the one before,
+    and one failed test task then skips all the others)."""
+    needs: list[int] = []
+    for number in depends_on:
+        task = tasks[number - 1]
+        for need in _code_needs(tasks, task.depends_on) if task.kind in _TEST_KINDS else [number]:
+            if need not in needs:
+                needs.append(need)
+    return sorted(needs)
+
+
 def complete_plan(
     draft: TasksDraft,
     criteria: Mapping[str, str],
@@ -793,8 +825,9 @@ def complete_plan(
     Small models write sensible tasks but often leave out the bookkeeping. A task citing no
     criterion cites the ones whose words it shares most (else the criteria no other task
     cites); unknown ids and dependencies on no earlier task are dropped (so no loop is left);
-    a property test naming no design property becomes a unit test; and a plan with no test
-    task gets one that checks every criterion, after the code tasks.
+    a property test naming no design property becomes a unit test; a test task depends on
+    the code tasks it tests rather than on other test tasks; and a plan with no test task
+    gets one that checks every criterion, after the code tasks.
 
     Args:
         draft: The model's plan (not changed).
@@ -850,4 +883,5 @@ def complete_plan(
             )
         )
         changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
-    return TasksDraft.model_construct(tasks=tasks), changes
+    plan = TasksDraft.model_construct(tasks=tasks)
+    return plan, changes + unchain_tests(plan)
