@@ -1020,6 +1020,60 @@ def test_test_tasks_chained_one_to_the_next_depend_on_the_code_they_test() -> No
     ]
 
 
+def test_a_task_that_repeats_an_earlier_one_is_left_out() -> None:
+    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft, without_repeats
+
+    # The embedded model's plan: its first task written again as the fourth.
+    draft = TasksDraft(
+        tasks=[
+            TaskDraft(title="Implement wordcount.py tool", requirements=["1.2", "1.3"]),
+            TaskDraft(title="Sort the counts", requirements=["2.1"], depends_on=[1]),
+            TaskDraft(title="Handle errors", requirements=["1.1"], depends_on=[2]),
+            TaskDraft(title="Implement  wordcount.py Tool", requirements=["1.3", "2.2"],
+                      depends_on=[3]),
+            TaskDraft(title="Unit tests", requirements=["1.1"], depends_on=[4],
+                      kind="unit-test"),
+        ]
+    )  # fmt: skip
+
+    changes = without_repeats(draft)
+
+    assert changes == ["task 4: left out, it repeats task 1"]
+    assert [task.title for task in draft.tasks] == [
+        "Implement wordcount.py tool", "Sort the counts", "Handle errors", "Unit tests"
+    ]  # fmt: skip
+    assert draft.tasks[0].requirements == ["1.2", "1.3", "2.2"]
+    assert [task.depends_on for task in draft.tasks] == [[], [1], [2], [1]]
+    assert without_repeats(draft) == []
+
+
+def test_a_valid_plan_is_written_without_repeats_or_chained_test_tasks(project: Path) -> None:
+    script = Script()
+    script.answers["tasks"] = {
+        "tasks": [
+            {"title": "Implement the Note_Service", "requirements": ["1.1", "1.2", "2.1"]},
+            {"title": "Write unit tests for saving", "requirements": ["1.1", "1.2"],
+             "depends_on": [1], "kind": "unit-test"},
+            {"title": "Write unit tests for listing", "requirements": ["2.1"],
+             "depends_on": [2], "kind": "unit-test"},
+            {"title": "Implement the Note_Service", "requirements": ["3.1"], "depends_on": [3]},
+        ]
+    }  # fmt: skip
+
+    result = new(project, script, kind="quick", name="notes")
+
+    plan = parse_tasks((result.folder / "tasks.md").read_text())
+    assert [(t.id, t.title, t.requirements) for t in plan.tasks] == [
+        ("1", "Implement the Note_Service", ["1.1", "1.2", "2.1", "3.1"]),
+        ("2", "Write unit tests for saving", ["1.1", "1.2"]),
+        ("3", "Write unit tests for listing", ["2.1"]),
+    ]
+    assert TaskGraph(plan).dependencies("3") == ["1"]
+    [notice] = [n for n in result.notices if "completed mechanically" in n]
+    assert "task 4: left out, it repeats task 1" in notice
+    assert "task 3: depends on 1, the code it tests" in notice
+
+
 def test_a_plan_completed_for_more_criteria_than_a_task_may_cite_is_written(
     project: Path,
 ) -> None:

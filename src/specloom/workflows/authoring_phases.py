@@ -67,6 +67,7 @@ from specloom.workflows.authoring_schemas import (
     tasks_check,
     unchain_tests,
     without_copies,
+    without_repeats,
 )
 from specloom.workflows.spec_state import SpecState
 
@@ -498,7 +499,7 @@ async def _tasks(
                 "specific, or use a larger model with --model.",
             )
     else:
-        changes = unchain_tests(draft)
+        changes = without_repeats(draft) + unchain_tests(draft)
     if changes:
         writer.notices.append(
             "The model's plan was completed mechanically: " + "; ".join(changes) + "."

@@ -66,6 +66,7 @@ __all__ = [
     "resolve_ids",
     "tasks_check",
     "unchain_tests",
+    "without_repeats",
     "without_copies",
 ]
 
@@ -784,6 +785,33 @@ def fix_steps_check(criteria: Sequence[str]) -> Callable[[FixStepsDraft], list[s
     return check
 
 
+def without_repeats(draft: TasksDraft) -> list[str]:
+    """Leave out of ``draft`` (in place) each task that repeats an earlier one (same title,
+    kind and property; small models write the plan's first task again at its end): its criteria go
+    to the earlier task, and tasks after it are renumbered. One line per task left out."""
+    first: dict[tuple[str, str, int], int] = {}
+    to: dict[int, int] = {}  # old number -> new number
+    kept: list[TaskDraft] = []
+    changes: list[str] = []
+    for number, task in enumerate(draft.tasks, start=1):
+        key = (" ".join(task.title.lower().split()), task.kind, task.property)
+        if key in first:
+            earlier = kept[first[key] - 1]
+            earlier.requirements += [r for r in task.requirements if r not in earlier.requirements]
+            to[number] = first[key]
+            changes.append(f"task {number}: left out, it repeats task {first[key]}")
+            continue
+        kept.append(task)
+        first[key] = to[number] = len(kept)
+    if not changes:
+        return []
+    for number, task in enumerate(kept, start=1):
+        needs = [to[d] for d in task.depends_on if d in to]
+        task.depends_on = sorted({need for need in needs if need != number})
+    draft.tasks = kept
+    return changes
+
+
 def unchain_tests(draft: TasksDraft) -> list[str]:
     """Make each test task of ``draft`` (in place) depend on the code it tests, not on other
     test tasks (``_code_needs``); one line per change, for the user. Dependencies must point
@@ -825,9 +853,10 @@ def complete_plan(
     Small models write sensible tasks but often leave out the bookkeeping. A task citing no
     criterion cites the ones whose words it shares most (else the criteria no other task
     cites); unknown ids and dependencies on no earlier task are dropped (so no loop is left);
-    a property test naming no design property becomes a unit test; a test task depends on
-    the code tasks it tests rather than on other test tasks; and a plan with no test task
-    gets one that checks every criterion, after the code tasks.
+    a property test naming no design property becomes a unit test; a plan with no test task
+    gets one that checks every criterion, after the code tasks; a task that repeats an
+    earlier one is left out (``without_repeats``); and a test task depends on the code tasks
+    it tests rather than on other test tasks (``unchain_tests``).
 
     Args:
         draft: The model's plan (not changed).
@@ -884,4 +913,4 @@ def complete_plan(
         )
         changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
     plan = TasksDraft.model_construct(tasks=tasks)
-    return plan, changes + unchain_tests(plan)
+    return plan, changes + without_repeats(plan) + unchain_tests(plan)
