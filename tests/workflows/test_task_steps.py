@@ -93,7 +93,9 @@ def test_the_scaffold_imports_the_real_functions_that_return_values(tmp_path: Pa
     scaffold = scaffold_for(tmp_path, "src/wc/core.py", ["1.1", "2.3"])
     # read_text takes a path: the first test makes its input file.
     assert scaffold == (
-        "from wc.core import read_text, count_words\n\n\n"
+        "from wc.core import read_text, count_words\n"
+        "# show() prints its result and returns None: check what it prints with "
+        "capsys.readouterr().out\n\n\n"
         "def test_read_text(tmp_path):\n"
         '    """Validates: Requirements 1.1, 2.3"""\n'
         '    source = tmp_path / "input.txt"\n'
@@ -102,10 +104,25 @@ def test_the_scaffold_imports_the_real_functions_that_return_values(tmp_path: Pa
     )
     compile(scaffold, "scaffold.py", "exec")  # the start of a real Python file
 
+    # A function that only prints is tested through what it prints.
     (tmp_path / "printer.py").write_text("def show(x):\n    print(x)\n")
+    note = "# show() prints its result and returns None: check what it prints with capsys"
     assert scaffold_for(tmp_path, "printer.py", []) == (
-        "from printer import show\n\n\ndef test_show():\n    assert show(...) == ...\n"
+        f"from printer import show\n{note}.readouterr().out\n\n\n"
+        "def test_show(capsys):\n    show(...)\n    assert capsys.readouterr().out == ...\n"
     )
+    (tmp_path / "both.py").write_text(
+        "def count(text):\n    return len(text.split())\n\n\n"
+        "def report(text):\n    print(count(text))\n\n\n"
+        "def main():\n    print(count('a b'))\n"
+    )
+    scaffold = scaffold_for(tmp_path, "both.py", ["1"])
+    assert scaffold is not None
+    assert scaffold.startswith(
+        "from both import count\n# report() prints its result and returns None: check what "
+        "it prints with capsys.readouterr().out\n\n\ndef test_count():\n"
+    )
+    compile(scaffold, "scaffold.py", "exec")
     (tmp_path / "broken.py").write_text("def (:\n")
     (tmp_path / "constants.py").write_text("LIMIT = 3\n")
     assert scaffold_for(tmp_path, "broken.py", ["1"]) is None

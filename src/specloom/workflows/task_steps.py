@@ -4,9 +4,10 @@ A small model asked for a module and its tests in one answer makes them disagree
 call functions the code does not define, copy an example's placeholder names, or expect as a
 return value what the code prints. Asked in two requests, it first writes the code, then, with
 that code in view, tests that import its real functions. The tests request starts the file for
-it (``scaffold_for``): the module's functions that return a value, imported by name, and a
-first test tagged with the task's requirements (one that makes its input file in ``tmp_path``
-when the function takes a path). Verification still decides: the project's whole
+it (``scaffold_for``): the module's functions that return a value, imported by name, a
+comment naming those that only print (tested through ``capsys``), and a first test tagged
+with the task's requirements (one that makes its input file in ``tmp_path`` when the
+function takes a path). Verification still decides: the project's whole
 test command runs after both steps, and a failure is fed back to the next attempt's steps.
 
 ``steps_for`` picks the steps of an attempt:
@@ -151,8 +152,10 @@ def step_ask(
 
 def scaffold_for(workdir: Path, module_path: str, requirements: Sequence[str]) -> str | None:
     """The start of a test file for ``module_path``: its functions that return a value
-    imported by name, and a first test of the first one, tagged with ``requirements`` (it
-    writes the input file in ``tmp_path`` when the function's first parameter is a path).
+    imported by name, a comment naming each function that prints its result and returns
+    nothing (test what it prints), and a first test of the first function, tagged with
+    ``requirements`` (it writes the input file in ``tmp_path`` when the function's first
+    parameter is a path; it reads what was printed when the function only prints).
 
     ``None`` when the module cannot be read or parsed, or defines no public function.
     """
@@ -176,7 +179,19 @@ def scaffold_for(workdir: Path, module_path: str, requirements: Sequence[str]) -
     first = chosen[0].name
     tag = f"Validates: Requirements {', '.join(requirements)}" if requirements else None
     docstring = f'    """{tag}"""\n' if tag else ""
-    head = f"from {module} import {', '.join(node.name for node in chosen)}\n\n\n"
+    # A small model compares a printing function's return value (None) with its output.
+    printing = [node.name for node in public if _only_prints(node)][:_SCAFFOLD_FUNCTIONS]
+    notes = "".join(
+        f"# {name}() prints its result and returns None: check what it prints with "
+        "capsys.readouterr().out\n"
+        for name in printing
+    )
+    head = f"from {module} import {', '.join(node.name for node in chosen)}\n{notes}\n\n"
+    if _only_prints(chosen[0]):
+        return (
+            f"{head}def test_{first}(capsys):\n{docstring}    {first}(...)\n"
+            "    assert capsys.readouterr().out == ...\n"
+        )
     if not _takes_path(chosen[0]):
         return f"{head}def test_{first}():\n{docstring}    assert {first}(...) == ...\n"
     # A function that reads a file: the test makes the file (small models otherwise point
@@ -220,6 +235,17 @@ def _takes_path(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Whether the function's first parameter is, by its name, a file's path."""
     arguments = [*node.args.posonlyargs, *node.args.args]
     return bool(arguments) and _PATH_PARAMETER.search(arguments[0].arg) is not None
+
+
+def _only_prints(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the function calls ``print`` and returns no value."""
+    calls_print = any(
+        isinstance(child, ast.Call)
+        and isinstance(child.func, ast.Name)
+        and child.func.id == "print"
+        for child in ast.walk(node)
+    )
+    return calls_print and not _returns_value(node)
 
 
 def _returns_value(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
