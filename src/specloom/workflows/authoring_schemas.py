@@ -377,7 +377,7 @@ def example_term(term: str, request: str = "") -> bool:
     )
 
 
-_SUBJECT = re.compile(r"\bTHE\s+([A-Za-z][\w.]*(?:_[\w.]+)*)\s+SHALL\b", re.IGNORECASE)
+_SUBJECT = re.compile(r"\bTHE\s+([A-Za-z][\w.]*)\s+SHALL\b", re.IGNORECASE)
 
 
 def _feature_component(draft: RequirementsDraft, request: str = "") -> str | None:
