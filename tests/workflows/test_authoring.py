@@ -479,6 +479,36 @@ def test_an_example_copied_under_the_feature_s_name_is_left_out_when_repairs_kee
     assert lint_criteria(written.criteria(), "requirements.md") == []
 
 
+def test_requirements_written_over_and_over_are_kept_once(project: Path) -> None:
+    # The embedded model's answer: one requirement written again and again, word for word.
+    looped = copy.deepcopy(REQUIREMENTS)
+    create, listing, delete = looped["requirements"]
+    again = {
+        "title": "Empty list",
+        "user_story": "As a user, I want an empty list, so that I know nothing is left.",
+        "criteria": [
+            "WHEN a user opens the list, THE Note_Service SHALL return the notes newest first.",
+            "WHEN a user deletes every note, THE Note_Service SHALL show an empty list",
+        ],
+    }
+    looped["requirements"] = [create, *[copy.deepcopy(listing) for _ in range(7)], delete, again]
+    script = Script()
+    script.answers["requirements"] = looped
+
+    result = new(project, script, repairs=1)
+
+    written = parse_requirements((result.folder / "requirements.md").read_text())
+    assert [r.title for r in written.requirements] == [
+        "Create notes", "List notes", "Delete notes", "Empty list"
+    ]  # fmt: skip
+    assert [c.id for c in written.criteria()] == ["1.1", "1.2", "2.1", "3.1", "4.1"]
+    assert "show an empty list" in written.criteria()[-1].text
+    assert lint_criteria(written.criteria(), "requirements.md") == []
+    assert any("left out 7 acceptance criterion(s) that repeated an earlier one" in n
+               for n in result.notices)  # fmt: skip
+    assert script.requests("criterion") == []  # no repeat was sent to be rewritten
+
+
 def test_a_criterion_that_borrows_only_the_example_component_keeps_its_words(
     project: Path,
 ) -> None:

@@ -67,6 +67,7 @@ from specloom.workflows.authoring_schemas import (
     tasks_check,
     unchain_tests,
     without_copies,
+    without_repeated_criteria,
     without_repeats,
 )
 from specloom.workflows.spec_state import SpecState
@@ -315,6 +316,12 @@ async def _requirements(
         essential=requirements_check(lint=False),
     )
     if writer.salvaged:
+        repeated = without_repeated_criteria(draft)
+        if repeated:
+            writer.notices.append(
+                f"left out {repeated} acceptance criterion(s) that repeated an earlier one word "
+                "for word, and the requirements left with none"
+            )
         draft = await _fix_criteria(writer, draft, state.request)
         dropped, renamed = without_copies(draft, state.request)
         if renamed:

@@ -68,6 +68,7 @@ __all__ = [
     "unchain_tests",
     "without_repeats",
     "without_copies",
+    "without_repeated_criteria",
 ]
 
 MAX_PROBLEMS = 8
@@ -434,6 +435,29 @@ def without_copies(draft: RequirementsDraft, request: str = "") -> tuple[list[st
     if dropped or renamed:
         draft.glossary = [e for e in draft.glossary if not example_term(e.term, request)]
     return dropped, renamed
+
+
+def without_repeated_criteria(draft: RequirementsDraft) -> int:
+    """Leave out of ``draft`` (in place) each criterion that repeats an earlier one word for
+    word, and the requirements left with none (a small model can write one requirement over
+    and over until its answer is cut off); returns the number of criteria left out."""
+    seen: set[str] = set()
+    kept: list[RequirementDraft] = []
+    left_out = 0
+    for requirement in draft.requirements:
+        criteria: list[str] = []
+        for text in requirement.criteria:
+            key = " ".join(text.lower().split()).rstrip(".")
+            if key in seen:
+                left_out += 1
+                continue
+            seen.add(key)
+            criteria.append(text)
+        if criteria or not requirement.criteria:
+            kept.append(requirement.model_copy(update={"criteria": criteria}))
+    if left_out:
+        draft.requirements = kept
+    return left_out
 
 
 def _copied_examples(criteria: list[Criterion], request: str) -> tuple[list[str], list[Criterion]]:
