@@ -1063,17 +1063,24 @@ def test_a_task_that_repeats_an_earlier_one_is_left_out() -> None:
                       depends_on=[3]),
             TaskDraft(title="Unit tests", requirements=["1.1"], depends_on=[4],
                       kind="unit-test"),
+            TaskDraft(title="Sort the counts", requirements=["2.1"], depends_on=[5],
+                      kind="unit-test"),
+            TaskDraft(title="Property tests", requirements=["1.3"], depends_on=[1],
+                      kind="property-test", property=1),
+            TaskDraft(title="Property tests", requirements=["2.1"], depends_on=[2],
+                      kind="property-test", property=2),
         ]
     )  # fmt: skip
 
     changes = without_repeats(draft)
 
-    assert changes == ["task 4: left out, it repeats task 1"]
+    assert changes == ["task 4: left out, it repeats task 1", "task 6: left out, it repeats task 2"]
     assert [task.title for task in draft.tasks] == [
-        "Implement wordcount.py tool", "Sort the counts", "Handle errors", "Unit tests"
+        "Implement wordcount.py tool", "Sort the counts", "Handle errors", "Unit tests",
+        "Property tests", "Property tests",
     ]  # fmt: skip
     assert draft.tasks[0].requirements == ["1.2", "1.3", "2.2"]
-    assert [task.depends_on for task in draft.tasks] == [[], [1], [2], [1]]
+    assert [task.depends_on for task in draft.tasks] == [[], [1], [2], [1], [1], [2]]
     assert without_repeats(draft) == []
 
 

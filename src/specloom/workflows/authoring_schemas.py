@@ -810,15 +810,16 @@ def fix_steps_check(criteria: Sequence[str]) -> Callable[[FixStepsDraft], list[s
 
 
 def without_repeats(draft: TasksDraft) -> list[str]:
-    """Leave out of ``draft`` (in place) each task that repeats an earlier one (same title,
-    kind and property; small models write the plan's first task again at its end): its criteria go
-    to the earlier task, and tasks after it are renumbered. One line per task left out."""
-    first: dict[tuple[str, str, int], int] = {}
+    """Leave out of ``draft`` (in place) each task that repeats an earlier one (same title
+    and property, whatever its kind: small models write a task again at the plan's end, or as
+    a test task with the code task's title): its criteria go to the earlier task, and tasks
+    after it are renumbered. One line per task left out."""
+    first: dict[tuple[str, int], int] = {}
     to: dict[int, int] = {}  # old number -> new number
     kept: list[TaskDraft] = []
     changes: list[str] = []
     for number, task in enumerate(draft.tasks, start=1):
-        key = (" ".join(task.title.lower().split()), task.kind, task.property)
+        key = (" ".join(task.title.lower().split()), task.property)
         if key in first:
             earlier = kept[first[key] - 1]
             earlier.requirements += [r for r in task.requirements if r not in earlier.requirements]
