@@ -11,8 +11,11 @@ keep="${SPECLOOM_DEMO_KEEP:-}"
 if [ -z "$keep" ]; then trap 'rm -rf "$work"' EXIT; fi
 project="$work/wordcount"
 model="${SPECLOOM_DEMO_MODEL:-local}"
-request="A command-line tool wordcount.py that reads a text file and prints each word with \
-the number of times it occurs, most frequent first; words are compared case-insensitively."
+# The request names the functions it wants, as a user of a small model does: a bare "word
+# counter" lets a 1.5B model drift to stdin, error handling or one untestable main().
+request="A command-line tool wordcount.py whose function count_words(text) returns how many \
+times each word occurs, words compared case-insensitively, and whose main(path) prints each \
+word of a text file with its count, most frequent first."
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
