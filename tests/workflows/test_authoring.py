@@ -1143,10 +1143,12 @@ def test_a_loosely_worded_user_story_is_repaired_or_written_with_a_notice(projec
     loose["requirements"][1]["user_story"] = "Users list notes."
     script = Script()
     script.answers["requirements"] = loose
+    progress: list[str] = []
 
     result = run(create_spec, project, "Add notes", model=script.model(), settings=Settings(),
-                 repairs=1)  # fmt: skip
+                 repairs=1, on_progress=progress.append)  # fmt: skip
 
+    assert not [line for line in progress if "one by one" in line]  # no criterion to rewrite
     assert "requirements.md" in [path.name for path in result.written]
     assert "Users list notes." in (result.folder / "requirements.md").read_text()
     assert len(script.requests("requirements")) == 2  # it was sent back once first

@@ -362,7 +362,8 @@ async def _fix_criteria(
     worked example (small models fix one sentence far more often than a whole document);
     any left are left as they are."""
     problems = criterion_problems(draft, request)[:_MAX_CRITERION_FIXES]
-    writer.progress(f"rewriting {len(problems)} acceptance criterion(s) one by one")
+    if problems:
+        writer.progress(f"rewriting {len(problems)} acceptance criterion(s) one by one")
     for requirement_index, position, problem in problems:
         requirement = draft.requirements[requirement_index]
         try:
