@@ -930,29 +930,6 @@ def test_a_small_window_gets_a_short_prompt_and_a_capped_answer(project: Path) -
     assert full.schema["properties"]["requirements"]["maxItems"] == 16
 
 
-def test_a_small_model_refining_a_larger_document_is_not_held_to_the_compact_schema(
-    project: Path,
-) -> None:
-    seven = copy.deepcopy(REQUIREMENTS)
-    seven["requirements"] += [
-        {"title": f"Tag notes {n}", "user_story": "As a user, I want tags, so that I sort.",
-         "criteria": [f"WHEN a user tags a note, THE Note_Service SHALL store tag {n}"]}
-        for n in range(4)
-    ]  # fmt: skip
-    script = Script()
-    script.answers["requirements"] = seven
-    new(project, script)
-    small = script.model(entry=SimpleNamespace(context_window=4096))
-
-    run(refine_phase, project, "add-notes", "Say more about tags", model=small,
-        settings=Settings())  # fmt: skip
-
-    first, refined = script.requests("requirements")
-    assert refined.schema["properties"]["requirements"]["maxItems"] == 16
-    text = (project / ".kiro" / "specs" / "add-notes" / "requirements.md").read_text()
-    assert len(parse_requirements(text).requirements) == 7
-
-
 def test_a_small_window_gets_one_repair_that_fits_beside_the_first_answer(
     project: Path,
 ) -> None:

@@ -46,8 +46,6 @@ from specloom.workflows.authoring_documents import (
     tasks_document,
 )
 from specloom.workflows.authoring_schemas import (
-    COMPACT_CRITERIA,
-    COMPACT_REQUIREMENTS,
     BugfixDesignDraft,
     BugfixDraft,
     CompactRequirementsDraft,
@@ -308,17 +306,8 @@ async def _requirements(
     parts.append(("Feature request", state.request))
     current = prompts.requirements_listing(previous.requirements) if previous else None
     parts += _revision(writer, "requirements", current, feedback)
-    # A small model's answer is held to the compact schema, unless it is to rewrite a
-    # document that is larger already (a refine must not cut requirements off).
-    compact = writer.window is not None and (
-        previous is None
-        or (
-            len(previous.requirements) <= COMPACT_REQUIREMENTS
-            and all(len(r.criteria) <= COMPACT_CRITERIA for r in previous.requirements)
-        )
-    )
     draft: RequirementsDraft = await writer.ask(
-        CompactRequirementsDraft if compact else RequirementsDraft,
+        CompactRequirementsDraft if writer.window is not None else RequirementsDraft,
         instructions=prompts.REQUIREMENTS_INSTRUCTIONS,
         parts=parts,
         request=state.request,

@@ -33,8 +33,6 @@ from specloom.spec.tasks import Status, Task, TasksDocument
 from specloom.workflows.authoring_prompts import EARS_EXAMPLES
 
 __all__ = [
-    "COMPACT_CRITERIA",
-    "COMPACT_REQUIREMENTS",
     "CompactRequirementsDraft",
     "MAX_PROBLEMS",
     "complete_plan",
@@ -117,16 +115,11 @@ class RequirementsDraft(BaseModel):
     requirements: list[RequirementDraft] = Field(max_length=16)
 
 
-COMPACT_REQUIREMENTS = 6
-COMPACT_CRITERIA = 4
-"""The caps of ``CompactRequirementsDraft``: requirements, and criteria of each."""
-
-
 class CompactRequirementDraft(RequirementDraft):
     """One requirement, for a model with a small window."""
 
     criteria: list[str] = Field(
-        max_length=COMPACT_CRITERIA, description="2 to 4 EARS acceptance criteria, one SHALL each."
+        max_length=4, description="2 to 4 EARS acceptance criteria, one SHALL each."
     )
 
 
@@ -136,9 +129,7 @@ class CompactRequirementsDraft(RequirementsDraft):
     on writing requirements (16 near-copies, "subsubsubsections") until its cap cuts it."""
 
     glossary: list[GlossaryDraft] = Field(default_factory=list, max_length=6)
-    requirements: list[CompactRequirementDraft] = Field(  # type: ignore[assignment]
-        max_length=COMPACT_REQUIREMENTS
-    )
+    requirements: list[CompactRequirementDraft] = Field(max_length=6)  # type: ignore[assignment]
 
 
 class ComponentDraft(BaseModel):
