@@ -48,7 +48,6 @@ from specloom.workflows.authoring_documents import (
 from specloom.workflows.authoring_schemas import (
     BugfixDesignDraft,
     BugfixDraft,
-    CompactRequirementsDraft,
     CriterionDraft,
     DesignDraft,
     FixStepsDraft,
@@ -306,8 +305,8 @@ async def _requirements(
     parts.append(("Feature request", state.request))
     current = prompts.requirements_listing(previous.requirements) if previous else None
     parts += _revision(writer, "requirements", current, feedback)
-    draft: RequirementsDraft = await writer.ask(
-        CompactRequirementsDraft if writer.window is not None else RequirementsDraft,
+    draft = await writer.ask(
+        RequirementsDraft,
         instructions=prompts.REQUIREMENTS_INSTRUCTIONS,
         parts=parts,
         request=state.request,

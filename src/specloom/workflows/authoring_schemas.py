@@ -33,7 +33,6 @@ from specloom.spec.tasks import Status, Task, TasksDocument
 from specloom.workflows.authoring_prompts import EARS_EXAMPLES
 
 __all__ = [
-    "CompactRequirementsDraft",
     "MAX_PROBLEMS",
     "complete_plan",
     "BugfixDesignDraft",
@@ -113,23 +112,6 @@ class RequirementsDraft(BaseModel):
     introduction: str = Field(description="What the feature is and why, 2 to 4 sentences.")
     glossary: list[GlossaryDraft] = Field(default_factory=list, max_length=12)
     requirements: list[RequirementDraft] = Field(max_length=16)
-
-
-class CompactRequirementDraft(RequirementDraft):
-    """One requirement, for a model with a small window."""
-
-    criteria: list[str] = Field(
-        max_length=4, description="2 to 4 EARS acceptance criteria, one SHALL each."
-    )
-
-
-class CompactRequirementsDraft(RequirementsDraft):
-    """A requirements document from a model with a small window: at most 6 requirements of
-    at most 4 criteria. The grammar then ends the answer there: a small model otherwise goes
-    on writing requirements (16 near-copies, "subsubsubsections") until its cap cuts it."""
-
-    glossary: list[GlossaryDraft] = Field(default_factory=list, max_length=6)
-    requirements: list[CompactRequirementDraft] = Field(max_length=6)  # type: ignore[assignment]
 
 
 class ComponentDraft(BaseModel):
