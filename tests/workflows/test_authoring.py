@@ -968,10 +968,10 @@ def test_the_embedded_model_writes_requirements_that_parse_and_mostly_lint_clean
     monkeypatch.setenv(MODEL_PATH_ENV, str(weights))
     session = open_model_session(command="new", model="local", kind="spec", root=project)
 
-    # The model samples (no fixed seed): a second spec is written when the first one's
-    # criteria are mostly lint errors (one run in several put a placeholder like <note> in
-    # every criterion); the bar holds for the better of the two.
-    outcomes: list[tuple[int, int]] = []
+    # The model samples (no fixed seed): a second spec is written when the first one misses
+    # the bar (one run put a placeholder like <note> in every criterion); the bar (every user
+    # story in form, at most half the criteria with a lint error) holds for one of the two.
+    outcomes: list[tuple[bool, int, int]] = []
     for name in ("notes", "notes-again"):
         result = run(create_spec, project, "A command line tool that saves short text notes "
                      "to a JSON file and lists them", model=session.model,
@@ -979,15 +979,15 @@ def test_the_embedded_model_writes_requirements_that_parse_and_mostly_lint_clean
         document = parse_requirements((result.folder / "requirements.md").read_text())
         criteria = document.criteria()
         assert document.requirements and criteria
-        assert all(r.story_parts() is not None for r in document.requirements)
         assert "look like instructions" not in document.introduction
         assert result.input_tokens > 0 and result.output_tokens > 0
+        stories = all(r.story_parts() is not None for r in document.requirements)
         findings = lint_criteria(criteria, "requirements.md")
         errors = [f for f in findings if f.severity.value == "error"]
-        outcomes.append((len(errors), len(criteria)))
-        if len(errors) <= len(criteria) // 2:
+        outcomes.append((stories, len(errors), len(criteria)))
+        if stories and len(errors) <= len(criteria) // 2:
             break
-    assert any(errors <= count // 2 for errors, count in outcomes), outcomes
+    assert any(stories and errors <= count // 2 for stories, errors, count in outcomes), outcomes
 
 
 def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
