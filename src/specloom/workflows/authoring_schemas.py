@@ -28,7 +28,7 @@ from specloom.spec.graph import TaskGraph
 from specloom.spec.lint import lint_criteria
 from specloom.spec.refs import parse_id_list
 from specloom.spec.requirements import Criterion, Requirement
-from specloom.spec.similarity import jaccard, tokens
+from specloom.spec.similarity import jaccard, normalize, tokens
 from specloom.spec.tasks import Status, Task, TasksDocument
 from specloom.workflows.authoring_prompts import EARS_EXAMPLES
 
@@ -447,7 +447,7 @@ def without_repeated_criteria(draft: RequirementsDraft) -> int:
     for requirement in draft.requirements:
         criteria: list[str] = []
         for text in requirement.criteria:
-            key = " ".join(text.lower().split()).rstrip(".")
+            key = normalize(text)  # the lint's DUP001 key, so the two agree
             if key in seen:
                 left_out += 1
                 continue
