@@ -267,7 +267,14 @@ def start_cli(project: Path, delay: float, *args: str) -> subprocess.Popen[str]:
                "--root", str(project)]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=environment)  # fmt: skip
+                            env=environment, preexec_fn=_as_on_a_terminal)  # fmt: skip
+
+
+def _as_on_a_terminal() -> None:
+    """Ctrl-C's default action, as a command started on a terminal has it: a test process
+    started in the background by a shell without job control ignores SIGINT, and a child
+    inherits an ignored signal (Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until(child: subprocess.Popen[str], kind: str, task: str | None) -> list[dict[str, Any]]:
