@@ -11,6 +11,7 @@ from specloom.agent.loop import AgentResult
 from specloom.spec.tasks import Task, parse_tasks
 from specloom.workflows.execution import RunEvent
 from specloom.workflows.task_steps import joined, scaffold_for, split_likely, step_ask, steps_for
+from specloom.workflows.verify import UNWRITTEN_INPUT
 from specloom.workflows.whole_attempts import NOTHING_WRITTEN, RETRY_TEMPERATURE, STARTED_OVER
 from tests.workflows.test_task_files import Watched, answer_with, whole_file_project
 from tests.workflows.test_task_runner import (
@@ -317,6 +318,43 @@ async def test_tests_that_fail_their_own_assertions_are_written_again_against_th
     notices = notices_of(events)
     assert "keeping calc.py: writing its tests again" in notices
     assert not any("set aside" in notice for notice in notices)
+
+
+READS = FIXED + (
+    "\n\ndef total(path):\n    with open(path) as source:\n"
+    "        return sum(int(word) for word in source.read().split())\n"
+)
+"""The fixed code with a function that reads its input from a file."""
+
+
+@pytest.mark.slow
+async def test_a_test_that_never_wrote_its_input_file_is_written_again_against_the_kept_code(
+    project: Path,
+) -> None:
+    unwritten = text(
+        "tests/test_calc.py\n```python\nfrom calc import add, total\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_total(tmp_path):\n    assert total(tmp_path / 'numbers.txt') == 3\n```\n"
+    )
+    written = text(
+        "tests/test_calc.py\n```python\nfrom calc import add, total\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_total(tmp_path):\n    numbers = tmp_path / 'numbers.txt'\n"
+        "    numbers.write_text('1 2')\n    assert total(numbers) == 3\n```\n"
+    )
+    script = Script([answer_with(READS), unwritten, written])
+
+    outcome, events = await execute(project, script, retries=2)
+
+    assert outcome.ok, outcome.reason
+    assert outcome.attempts == 2 and len(script.seen) == 3  # the retry asks for tests only
+    retry = user_prompts(script.seen[2])[0]
+    assert "The code of this task is in calc.py, shown above, and is kept." in retry
+    failed = retry.split("The tests that failed:\n```text\n", 1)[1].split("\n```", 1)[0]
+    assert failed.startswith("# test_total\n") and failed.endswith(UNWRITTEN_INPUT)
+    assert "test_add" not in failed and "open(path)" not in failed
+    assert (project / "calc.py").read_text() == READS
+    assert "keeping calc.py: writing its tests again" in notices_of(events)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from specloom.settings import load_settings
 from specloom.workflows.verify import (
     DEFAULT_TIMEOUT_S,
     NO_TEST_COMMAND,
+    UNWRITTEN_INPUT,
     TestCommand,
     failed_assertions,
     failing_tests,
@@ -250,6 +251,9 @@ FAILED tests/test_calc.py::test_add - assert -1 == 5
 
 _COUNT = "def count(text):\n    return len(text.split())\n"
 _RAISES = "def count(text):\n    return len(text.split()) + None\n"
+_READS = (
+    "def count(path):\n    with open(path) as source:\n        return len(source.read().split())\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -273,8 +277,20 @@ _RAISES = "def count(text):\n    return len(text.split()) + None\n"
         ({"count.py": _RAISES, "tests/test_count.py": "from count import count\n\n\n"
           "def test_two():\n    assert 1 == 2\n\n\n"
           "def test_three():\n    assert count('a') == 1\n"}, None),
+        # The code read a file in the test's tmp_path that the test never wrote: the test's.
+        ({"count.py": _READS, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_empty(tmp_path):\n    assert count(tmp_path / 'empty.txt') == 0\n\n\n"
+          "def test_two():\n    assert count(__file__) == 2\n"}, ["tests/test_count.py"]),
+        # A test about a missing file may be right: the code's turn.
+        ({"count.py": _READS, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_missing_file(tmp_path):\n    assert count(tmp_path / 'gone.txt') == 0\n"},
+         None),
+        # A missing file outside pytest's temporary folders is the code's to handle.
+        ({"count.py": _READS, "tests/test_count.py": "from count import count\n\n\n"
+          "def test_empty():\n    assert count('empty.txt') == 0\n"}, None),
     ],
-    ids=["assertions", "code-raises", "test-raises", "import-fails", "mixed"],
+    ids=["assertions", "code-raises", "test-raises", "import-fails", "mixed", "unwritten-input",
+         "about-a-missing-file", "relative-path"],
 )  # fmt: skip
 def test_failed_assertions_are_told_from_errors_in_real_pytest_output(
     tmp_path: Path, files: dict[str, str], expected: list[str] | None
@@ -320,6 +336,27 @@ def test_failing_tests_are_shown_short_from_real_pytest_output(tmp_path: Path) -
     assert dictionary.startswith("# test_dict\n    def test_dict():\n>       assert {'a': ")
     assert "-v" not in shown  # pytest's advice to run it verbosely is left out
     assert len(failing_tests(run.stdout, limit=80)) <= 80
+
+
+def test_a_test_that_never_wrote_its_input_is_shown_with_what_to_do(tmp_path: Path) -> None:
+    write(tmp_path, {"count.py": _READS, "tests/test_count.py": (
+        "from count import count\n\n\n"
+        "def test_empty(tmp_path):\n    empty = tmp_path / 'empty.txt'\n\n"
+        "    assert count(empty) == 0\n")})  # fmt: skip
+    for style in ("long", "short"):
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--tb={style}"],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+        shown = failing_tests(run.stdout).splitlines()
+
+        assert failed_assertions(run.stdout) == ["tests/test_count.py"], style
+        assert shown[0] == "# test_empty" and shown[-1] == UNWRITTEN_INPUT
+        assert any(line.strip().endswith("count(empty) == 0") for line in shown), style
+        assert shown[-2].startswith("E   ") and "FileNotFoundError" in shown[-2]
+        assert shown[-2].endswith("/test_empty0/empty.txt'")
+        assert "open(path)" not in "\n".join(shown)  # the code's frame is left out
 
 
 def test_the_same_failure_has_the_same_signature_whatever_the_noise() -> None:

@@ -49,6 +49,7 @@ from specloom.agent.tool_env import ToolLimits
 from specloom.settings import PROJECT_SETTINGS, Settings
 
 __all__ = [
+    "UNWRITTEN_INPUT",
     "DEFAULT_TIMEOUT_S",
     "NO_TEST_COMMAND",
     "TestCommand",
@@ -422,25 +423,114 @@ def first_error_line(output: str) -> str:
 _PYTEST_FAILED_AT = re.compile(
     r"^(?P<path>[^\s:][^:\n]*\.py):\d+: (?P<kind>[A-Za-z_][\w.]*)$", re.MULTILINE
 )
+# A traceback line of a frame that called on (the test's own frame, then the code's).
+_PYTEST_CALLED_AT = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):\d+:(?: in \w+| ?)$", re.MULTILINE)
+# The first ``E`` line: what was raised (a failed ``assert`` names no exception).
+_RAISED = re.compile(
+    r"^E\s+(?:(?P<kind>[A-Za-z_][\w.]*(?:Error|Exception|Exit))\b|assert\b)", re.MULTILINE
+)
 _PYTEST_ERROR = re.compile(
     r"^(?:ERROR\b|_+ ERROR\b|E\s+\w*Error\b(?<!AssertionError))", re.MULTILINE
 )
+_PYTEST_COLLECTION_ERROR = re.compile(r"^(?:ERROR\b|_+ ERROR\b)", re.MULTILINE)
+_PYTEST_SECTION = re.compile(r"^_{3,} (?P<name>[\w\[\].:-]+) _{3,}$", re.MULTILINE)
+# The code was asked to read a file under pytest's temporary folders that the test never
+# wrote (a test about a missing file says so in its name or source).
+_UNWRITTEN = re.compile(
+    r"^E\s+FileNotFoundError: .*['\"](?P<path>[^'\"]*/pytest-(?:of-[^/'\"]+|\d+)/[^'\"]*)['\"]",
+    re.MULTILINE,
+)
+_ABOUT_MISSING = re.compile(
+    r"missing|exist|not_?found|no_?such|absent|invalid|raises",
+    re.IGNORECASE,
+)
+UNWRITTEN_INPUT = (
+    "# The test reads a file it never wrote: write it first "
+    "(`path.write_text(...)`), then call the code."
+)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One failing test's section of pytest's output."""
+
+    name: str
+    text: str
+
+    @property
+    def stop(self) -> tuple[str, str] | None:
+        """Where the test stopped (the last frame's file) and what was raised: pytest's
+        last traceback line, or with ``--tb=short`` the last frame and its ``E`` line."""
+        end = _PYTEST_FAILED_AT.search(self.text)
+        if end is not None:
+            return end.group("path"), end.group("kind")
+        frames = list(_PYTEST_CALLED_AT.finditer(self.text))
+        raised = _RAISED.search(self.text)
+        if not frames or raised is None:
+            return None
+        return frames[-1].group("path"), raised.group("kind") or "AssertionError"
+
+    @property
+    def own_input_missing(self) -> bool:
+        """Whether the code raised ``FileNotFoundError`` for a file under pytest's
+        temporary folders, in a test that is not about a missing file."""
+        stop = self.stop
+        if stop is None or stop[1] != "FileNotFoundError":
+            return False
+        if _UNWRITTEN.search(self.text) is None:
+            return False
+        return _ABOUT_MISSING.search(f"{self.name}\n{self.test_source}") is None
+
+    @property
+    def test_source(self) -> str:
+        """The test's own frame: its lines down to where it called the code (with
+        ``--tb=short``, the lines after its frame's heading, up to the next frame's)."""
+        frames = list(_PYTEST_CALLED_AT.finditer(self.text))
+        if not frames:
+            return self.text
+        if self.text[: frames[0].start()].strip():
+            return self.text[: frames[0].start()]
+        end = frames[1].start() if len(frames) > 1 else len(self.text)
+        return self.text[frames[0].end() : end]
+
+    @property
+    def test_file(self) -> str | None:
+        called = _PYTEST_CALLED_AT.search(self.text)
+        return called.group("path") if called is not None else None
+
+
+def _failures(output: str) -> list[_Failure]:
+    sections = list(_PYTEST_SECTION.finditer(output))
+    failures = []
+    for number, match in enumerate(sections):
+        end = sections[number + 1].start() if number + 1 < len(sections) else len(output)
+        failures.append(_Failure(match.group("name"), output[match.end() : end]))
+    return failures
 
 
 def failed_assertions(output: str) -> list[str] | None:
-    """The files where pytest's failing tests stopped, when each of them failed an
-    assertion written in the test itself (the code under test ran and returned); ``None``
-    when the output holds no such failure, an error raised elsewhere (the code's own
-    ``TypeError``, a failed import, a collection error) or no pytest traceback at all."""
-    failures = list(_PYTEST_FAILED_AT.finditer(output))
-    if not failures or _PYTEST_ERROR.search(output):
+    """The files where pytest's failing tests stopped, when each of them failed through the
+    test itself: an assertion written in the test (the code under test ran and returned),
+    or the code reading an input file under pytest's temporary folders that the test never
+    wrote (its test file is named then); ``None`` when the output holds no such failure, an
+    error raised elsewhere (the code's own ``TypeError``, a failed import, a collection
+    error) or no pytest traceback at all."""
+    failures = [failure for failure in _failures(output) if failure.stop is not None]
+    if not failures or _PYTEST_COLLECTION_ERROR.search(output):
         return None
-    if any(match.group("kind") != "AssertionError" for match in failures):
-        return None
-    return list(dict.fromkeys(match.group("path") for match in failures))
+    places: list[str] = []
+    for failure in failures:
+        stop = failure.stop
+        assert stop is not None
+        if failure.own_input_missing and failure.test_file is not None:
+            places.append(failure.test_file)
+        elif stop[1] == "AssertionError" and not _PYTEST_ERROR.search(failure.text):
+            places.append(stop[0])
+        else:
+            return None
+    return list(dict.fromkeys(places))
 
 
-_PYTEST_SECTION = re.compile(r"^_{3,} (?P<name>[\w\[\].:-]+) _{3,}$", re.MULTILINE)
 _FIXTURE_VALUE = re.compile(r"^\w+ = [<\w].*$")
 _MORE_DIFF = re.compile(r"\buse -v+\b", re.IGNORECASE)
 
@@ -448,13 +538,15 @@ _MORE_DIFF = re.compile(r"\buse -v+\b", re.IGNORECASE)
 def failing_tests(output: str, *, limit: int = 2_400) -> str:
     """pytest's failures, short: for each failing test its source as the traceback shows it
     (fixture values and blank lines left out) down to the failed assertion and the lines
-    that say what was compared, at most ``limit`` characters in all."""
-    sections = list(_PYTEST_SECTION.finditer(output))
+    that say what was compared, at most ``limit`` characters in all. A test that never
+    wrote the file it asked the code to read shows its own lines, the error and
+    ``UNWRITTEN_INPUT``."""
     parts: list[str] = []
-    for number, match in enumerate(sections):
-        end = sections[number + 1].start() if number + 1 < len(sections) else len(output)
+    for failure in _failures(output):
+        unwritten = failure.own_input_missing
+        lines = failure.test_source.splitlines() if unwritten else failure.text.splitlines()
         kept: list[str] = []
-        for line in output[match.end() : end].splitlines():
+        for line in lines:
             if _PYTEST_FAILED_AT.match(line) or line.startswith("="):
                 break
             if line.strip() in ("", "E") or _FIXTURE_VALUE.match(line) or _MORE_DIFF.search(line):
@@ -462,7 +554,11 @@ def failing_tests(output: str, *, limit: int = 2_400) -> str:
             if line.startswith("E ") and sum(k.startswith("E ") for k in kept) >= 6:
                 continue
             kept.append(line.rstrip())
-        parts.append("\n".join([f"# {match.group('name')}", *kept]))
+        if unwritten:
+            error = _UNWRITTEN.search(failure.text)
+            assert error is not None
+            kept += [error.group(0), UNWRITTEN_INPUT]
+        parts.append("\n".join([f"# {failure.name}", *kept]))
     text = "\n\n".join(parts)
     more = "\n[...]"
     return text if len(text) <= limit else text[: limit - len(more)].rsplit("\n", 1)[0] + more

@@ -110,7 +110,8 @@ class WholeFileAttempts:
     def tests_again(self, verification: Verification) -> list[str]:
         """The code a retry keeps, asking only for its tests again: the code the last
         attempt's tests were written against, when every failing test stopped on an
-        assertion in a test file (the code ran and returned); empty otherwise (the retry
+        assertion in a test file (the code ran and returned) or had the code read an input
+        file it never wrote (``verify.failed_assertions``); empty otherwise (the retry
         writes the code and its tests again)."""
         places = failed_assertions(verification.output)
         if not self.tested or places is None or not all(map(is_test_file, places)):
