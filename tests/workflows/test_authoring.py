@@ -991,12 +991,8 @@ def test_the_embedded_model_writes_requirements_that_parse_and_mostly_lint_clean
 
 
 def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
-    from specloom.workflows.authoring_schemas import (
-        TaskDraft,
-        TasksDraft,
-        complete_plan,
-        tasks_check,
-    )
+    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft, tasks_check
+    from specloom.workflows.plan_tidy import complete_plan
 
     criteria = {
         "1.1": "WHEN a file is given, THE Counter SHALL count each word case-insensitively",
@@ -1033,7 +1029,8 @@ def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
 
 
 def test_test_tasks_chained_one_to_the_next_depend_on_the_code_they_test() -> None:
-    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft, complete_plan
+    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft
+    from specloom.workflows.plan_tidy import complete_plan
 
     criteria = {"1.1": "THE Counter SHALL count each word", "1.2": "THE Counter SHALL sort"}
     draft = TasksDraft(
@@ -1059,7 +1056,8 @@ def test_test_tasks_chained_one_to_the_next_depend_on_the_code_they_test() -> No
 
 
 def test_a_task_that_repeats_an_earlier_one_is_left_out() -> None:
-    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft, without_repeats
+    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft
+    from specloom.workflows.plan_tidy import without_repeats
 
     # The embedded model's plan: its first task written again as the fourth.
     draft = TasksDraft(
@@ -1092,6 +1090,29 @@ def test_a_task_that_repeats_an_earlier_one_is_left_out() -> None:
     assert without_repeats(draft) == []
 
 
+def test_test_tasks_depend_on_their_code_even_through_a_loop() -> None:
+    from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft
+    from specloom.workflows.plan_tidy import unchain_tests
+
+    draft = TasksDraft(
+        tasks=[
+            TaskDraft(title="Count words", requirements=["1.1"]),
+            TaskDraft(title="Test counting", requirements=["1.1"], depends_on=[1, 3],
+                      kind="unit-test"),
+            TaskDraft(title="Test sorting", requirements=["1.1"], depends_on=[2],
+                      kind="unit-test"),
+        ]
+    )  # fmt: skip
+
+    changes = unchain_tests(draft)
+
+    assert [task.depends_on for task in draft.tasks] == [[], [1], [1]]
+    assert changes == [
+        "task 2: depends on 1, the code it tests, not on other test tasks",
+        "task 3: depends on 1, the code it tests, not on other test tasks",
+    ]
+
+
 def test_a_valid_plan_is_written_without_repeats_or_chained_test_tasks(project: Path) -> None:
     script = Script()
     script.answers["tasks"] = {
@@ -1114,7 +1135,7 @@ def test_a_valid_plan_is_written_without_repeats_or_chained_test_tasks(project: 
         ("3", "Write unit tests for listing", ["2.1"]),
     ]
     assert TaskGraph(plan).dependencies("3") == ["1"]
-    [notice] = [n for n in result.notices if "completed mechanically" in n]
+    [notice] = [n for n in result.notices if "tidied mechanically" in n]
     assert "task 4: left out, it repeats task 1" in notice
     assert "task 3: depends on 1, the code it tests" in notice
 

@@ -9,8 +9,8 @@ model's window, puts the project context first, and adds up tokens.
 
 May import: the standard library, pydantic, pydantic-ai (types), ``specloom.errors``,
 ``specloom.settings``, ``specloom.spec``, ``specloom.llm.structured``,
-``specloom.agent.context``, ``specloom.agent.runtime`` and the other
-``specloom.workflows.authoring_*`` modules.
+``specloom.agent.context``, ``specloom.agent.runtime``, ``specloom.workflows.plan_tidy``
+and the other ``specloom.workflows.authoring_*`` modules.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from specloom.workflows.authoring_schemas import (
     TasksDraft,
     bugfix_check,
     bugfix_design_check,
-    complete_plan,
     criterion_check,
     criterion_problems,
     design_check,
@@ -65,11 +64,10 @@ from specloom.workflows.authoring_schemas import (
     requirements_check,
     resolve_ids,
     tasks_check,
-    unchain_tests,
     without_copies,
     without_repeated_criteria,
-    without_repeats,
 )
+from specloom.workflows.plan_tidy import complete_plan, unchain_tests, without_repeats
 from specloom.workflows.spec_state import SpecState
 
 __all__ = ["CONTEXT_CHARS", "DEFAULT_PROMPT_CHARS", "DocumentWriter", "Progress", "generate_phase"]
@@ -495,7 +493,8 @@ async def _tasks(
         max_tokens=2048,
         essential=lambda plan: [] if plan.tasks else ["no tasks"],
     )
-    if writer.salvaged:
+    salvaged = writer.salvaged
+    if salvaged:
         texts = {criterion.id: criterion.text for criterion in requirements.criteria()}
         draft, changes = complete_plan(draft, texts, properties)
         problems = tasks_check(criteria, properties)(draft)
@@ -509,9 +508,8 @@ async def _tasks(
     else:
         changes = without_repeats(draft) + unchain_tests(draft)
     if changes:
-        writer.notices.append(
-            "The model's plan was completed mechanically: " + "; ".join(changes) + "."
-        )
+        how = "completed" if salvaged else "tidied"
+        writer.notices.append(f"The model's plan was {how} mechanically: {'; '.join(changes)}.")
     return {"tasks.md": render_tasks(tasks_document(draft, criteria, properties, titles))}
 
 
