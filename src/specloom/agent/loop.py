@@ -62,7 +62,7 @@ from specloom.agent.events import (
 )
 from specloom.agent.tool_env import ApprovalRequest, ToolEnv, ToolEvent
 from specloom.agent.tools import builtin_toolset
-from specloom.agent.whole_files import WHOLE_FILE_INSTRUCTIONS, apply_file_blocks
+from specloom.agent.whole_files import WHOLE_FILE_INSTRUCTIONS, BlockEdit, apply_file_blocks
 from specloom.errors import BudgetExceededError
 from specloom.settings import Settings
 
@@ -269,6 +269,11 @@ class AgentRunner:
             files the final answer writes out are written (see ``EditFormat``). A read-only
             runner always uses the tools.
         model_settings: Settings sent with each model request (``max_tokens``...).
+
+    Attributes:
+        answer_edit: In the whole-file edit format, a change made to each file of the
+            answer before it is written (``specloom.agent.whole_files.BlockEdit``); ``None``
+            (the default) writes the files as the answer has them.
     """
 
     def __init__(
@@ -307,6 +312,7 @@ class AgentRunner:
         self.on_event = on_event
         self.edit_format: EditFormat = "tools" if read_only else edit_format
         self.model_settings = model_settings
+        self.answer_edit: BlockEdit | None = None
         standing = WHOLE_FILE_INSTRUCTIONS if self.edit_format == "whole" else BASE_INSTRUCTIONS
         self.instructions = instructions or standing.format(root=self.root)
         self.stream = model_streams(model) if stream is None else stream
@@ -460,6 +466,7 @@ class AgentRunner:
             finished=self._answer_write_finished,
             hooks=hooks,
             call_prefix=f"answer-{self._step}",
+            edit=self.answer_edit,
         )
 
     async def _answer_write_started(

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PLACEHOLDER_PATH",
     "WHOLE_FILE_INSTRUCTIONS",
+    "BlockEdit",
     "FileBlock",
     "ParsedAnswer",
     "apply_file_blocks",
@@ -277,6 +278,8 @@ CallStarted = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 """Told of each write before it runs: call id, tool name, arguments."""
 CallFinished = Callable[[str, str, bool, str], Awaitable[None]]
 """Told of each write after it ran: call id, tool name, whether it worked, its result."""
+BlockEdit = Callable[[FileBlock], tuple[FileBlock, str]]
+"""Changes a block before it is written; returns it and a note of the change (or "")."""
 
 
 async def apply_file_blocks(
@@ -287,6 +290,7 @@ async def apply_file_blocks(
     finished: CallFinished,
     hooks: ToolHooks | None = None,
     call_prefix: str = "answer",
+    edit: BlockEdit | None = None,
 ) -> list[str]:
     """Write the files of ``answer`` with the ``write_file`` tool, one call each.
 
@@ -301,6 +305,8 @@ async def apply_file_blocks(
         finished: Called after each write.
         hooks: The run's tool hooks, if any listen.
         call_prefix: Start of the call ids given to the writes.
+        edit: Changes each block (after it is moved onto an existing test file, before its
+            missing imports are added); its note joins the write's result.
 
     Returns:
         One line per block: what was written, or why it was not.
@@ -316,8 +322,9 @@ async def apply_file_blocks(
     modules = _project_modules(listing, parsed.files) if python else {}
     for number, block in enumerate(parsed.files, start=1):
         block, moved = _onto_existing_test(env, listing, block)
+        block, edited = edit(block) if edit is not None else (block, "")
         block, added = _completed(block, modules)
-        added = " ".join(note for note in (moved, added) if note)
+        added = " ".join(note for note in (moved, edited, added) if note)
         call_id = f"{call_prefix}-{number}"
         arguments = {"path": block.path, "content": block.content}
         await started(call_id, "write_file", arguments)

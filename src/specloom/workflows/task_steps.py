@@ -117,8 +117,9 @@ def step_ask(
         )
         if failed:
             first = (
-                f"The code of this task is in {code}, shown above, and is kept. Its tests "
-                f"failed (the last attempt, above). Write {', '.join(tests)} again"
+                f"The code of this task is in {code}, shown above, and is kept. So are its "
+                f"tests that passed. Write the tests that failed (the last attempt, above) "
+                f"again in {', '.join(tests)}"
             )
             keep = (
                 " Where a test that failed expected a value the criteria do not ask for, "

@@ -55,6 +55,7 @@ __all__ = [
     "TestCommand",
     "Verification",
     "failed_assertions",
+    "failed_test_names",
     "failing_tests",
     "failure_signature",
     "find_test_command",
@@ -529,6 +530,16 @@ def failed_assertions(output: str) -> list[str] | None:
         else:
             return None
     return list(dict.fromkeys(places))
+
+
+_FAILED_SUMMARY = re.compile(r"^FAILED \S*?::(?:\w+::)*(?P<name>\w+)", re.MULTILINE)
+
+
+def failed_test_names(output: str) -> set[str]:
+    """The names of the test functions pytest's output reports failed (a parametrized
+    test's name without its parameters, a test method's without its class)."""
+    names = {failure.name.split("[")[0].split(".")[-1] for failure in _failures(output)}
+    return names | {match.group("name") for match in _FAILED_SUMMARY.finditer(output)}
 
 
 _FIXTURE_VALUE = re.compile(r"^\w+ = [<\w].*$")

@@ -17,8 +17,8 @@ unchanged, and when the task fails (``set_aside``), as a parallel run leaves a f
 worktree unmerged.
 
 May import: the standard library, ``anyio``, ``specloom.errors``, ``specloom.spec``,
-``specloom.agent`` and the sibling modules ``execution``, ``task_files``, ``task_prompt``,
-``task_steps`` and ``verify``.
+``specloom.agent`` and the sibling modules ``execution``, ``kept_tests``, ``task_files``,
+``task_prompt``, ``task_steps`` and ``verify``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ import anyio.to_thread
 
 from specloom.agent.checkpoints import CheckpointStore
 from specloom.agent.missing_imports import is_test_file
+from specloom.agent.whole_files import BlockEdit, FileBlock
 from specloom.errors import CheckpointError
+from specloom.workflows.kept_tests import keep_passing
 from specloom.workflows.task_files import (
     ShownFiles,
     likely_files,
@@ -50,7 +52,7 @@ from specloom.workflows.task_steps import (
     step_ask,
     steps_for,
 )
-from specloom.workflows.verify import Verification, failed_assertions
+from specloom.workflows.verify import Verification, failed_assertions, failed_test_names
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -106,6 +108,9 @@ class WholeFileAttempts:
     notice: Notice
     tested: list[str] = field(default_factory=list)
     """The code the last attempt's tests step wrote tests against (none: no tests step)."""
+    failed_tests: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    """For a tests-only retry: each test file that failed, as it was, and the names of its
+    tests that failed (the others are kept when it is written again, ``kept_tests``)."""
 
     def tests_again(self, verification: Verification) -> list[str]:
         """The code a retry keeps, asking only for its tests again: the code the last
@@ -118,6 +123,13 @@ class WholeFileAttempts:
             return []
         if not all((self.workdir / path).is_file() for path in self.tested):
             return []
+        failed = failed_test_names(verification.output)
+        self.failed_tests = {}
+        for place in places:
+            try:
+                self.failed_tests[place] = ((self.workdir / place).read_text("utf-8"), failed)
+            except (OSError, UnicodeDecodeError):
+                continue
         return list(self.tested)
 
     async def attempt(
@@ -179,24 +191,46 @@ class WholeFileAttempts:
                 notes=notes,
                 ask=ask,
             )
-            result = await self._run(message, with_files(context, files), wider=bool(tests_of))
+            edit = self._keeping(self.failed_tests) if tests_of and step == "tests" else None
+            result = await self._run(message, with_files(context, files), wider=bool(tests_of),
+                                     edit=edit)  # fmt: skip
             results.append(result)
             if not result.completed:
                 break
         return joined(results)
 
-    async def _run(self, message: str, context: Any, *, wider: bool) -> AgentResult:
+    async def _run(
+        self, message: str, context: Any, *, wider: bool, edit: BlockEdit | None = None
+    ) -> AgentResult:
         """One request; ``wider`` samples at ``RETRY_TEMPERATURE`` (tests written again: at
-        a low temperature a small model answers the same prompt with the same file)."""
-        if not wider:
-            return await self.runner.run(message, context=context)
+        a low temperature a small model answers the same prompt with the same file);
+        ``edit`` changes the answer's files before they are written."""
         saved = self.runner.model_settings
-        wider_settings: ModelSettings = {**(saved or {}), "temperature": RETRY_TEMPERATURE}
-        self.runner.model_settings = wider_settings
+        if wider:
+            wider_settings: ModelSettings = {**(saved or {}), "temperature": RETRY_TEMPERATURE}
+            self.runner.model_settings = wider_settings
+        self.runner.answer_edit = edit
         try:
             return await self.runner.run(message, context=context)
         finally:
             self.runner.model_settings = saved
+            self.runner.answer_edit = None
+
+    @staticmethod
+    def _keeping(failed_tests: dict[str, tuple[str, set[str]]]) -> BlockEdit | None:
+        """The edit that keeps the tests that passed in each test file written again."""
+        edits = [keep_passing(path, old, failed) for path, (old, failed) in failed_tests.items()]
+        if not edits:
+            return None
+
+        def edit(block: FileBlock) -> tuple[FileBlock, str]:
+            notes = []
+            for one in edits:
+                block, note = one(block)
+                notes.append(note)
+            return block, " ".join(note for note in notes if note)
+
+        return edit
 
     def files(
         self,
