@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from specloom.agent.audit import RESULT_CAP, AuditKind, AuditLog
+from specloom.agent.audit import ANSWER_CAP, RESULT_CAP, AuditKind, AuditLog, parse_kind
 from specloom.agent.redact import REDACTED, Redactor
 from specloom.errors import StateFileError, UsageError
 
@@ -162,6 +162,29 @@ def test_tool_results_are_redacted_then_cut_to_the_cap(log: AuditLog) -> None:
     assert entry.data["result"] == "x" * (RESULT_CAP - 11) + " [REDACTED]"
     assert "sk-ant" not in entry.data["result"]
     assert entry.summary.startswith("run_command failed: xxx")
+
+
+def test_the_answer_is_kept_redacted_then_cut_with_what_became_of_its_files(
+    log: AuditLog,
+) -> None:
+    text = "wordcount.py\n```python\nKEY = '" + ANTHROPIC + "'\n```\n" + "z" * ANSWER_CAP
+
+    entry = (
+        log.trail("run1", spec="wc")
+        .scoped(task="1")
+        .answer(
+            text, notes=["Created wordcount.py (1 lines).", "README.md was not written: no change"]
+        )
+    )
+
+    assert entry.kind == "answer" and entry.task == "1"
+    assert entry.data["chars"] == len(text) and entry.data["truncated"] is True
+    assert entry.data["text"].startswith("wordcount.py\n```python\nKEY = '[REDACTED]'")
+    assert len(entry.data["text"]) == ANSWER_CAP and "sk-ant" not in entry.data["text"]
+    assert entry.summary == (
+        f"{len(text)} chars; Created wordcount.py (1 lines).; README.md was not written: no change"
+    )
+    assert log.entries(kind=parse_kind("answer")) == [entry]
 
 
 def test_trail_helpers_write_each_kind_with_run_spec_and_task(log: AuditLog) -> None:

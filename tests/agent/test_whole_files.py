@@ -234,6 +234,10 @@ async def test_a_whole_file_answer_is_written_with_checkpoints_events_and_audit(
     assert not (repo / "tests" / "test_app.py").exists()
     kinds = [entry.kind for entry in log.entries(spec="calc")]
     assert kinds.count("tool_call") == 2 and kinds.count("tool_result") == 2
+    # The answer itself is kept, after the writes, with what became of each file.
+    assert kinds[-1] == "answer"
+    [answer] = log.entries(spec="calc", kind="answer")
+    assert answer.data["text"] == ANSWER and answer.data["notes"] == result.file_blocks
     log.close()
 
 

@@ -2,9 +2,10 @@
 
 One row per event: the model requests of a run, each tool call and its result, each approval
 decision (who decided: the user, a rule or the mode; which rule), each checkpoint, each part
-of context put into a prompt (steering file, memory, spec section) with its size, the start
-and end of runs, and errors. Each row carries its run, spec and task, a one-line summary,
-JSON details and the checkpoint the action can be undone to.
+of context put into a prompt (steering file, memory, spec section) with its size, the
+model's final answer (cut to ``ANSWER_CAP``), the start and end of runs, and errors. Each
+row carries its run, spec and task, a one-line summary, JSON details and the checkpoint the
+action can be undone to.
 
 Append-only twice over: the API has no way to change or remove a row, and SQL triggers make
 the file itself refuse ``UPDATE`` and ``DELETE``. Each row also stores a SHA-256 digest
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -43,6 +44,7 @@ from specloom.settings import state_dir
 from specloom.statedb import SqliteStore
 
 __all__ = [
+    "ANSWER_CAP",
     "AUDIT_NAME",
     "RESULT_CAP",
     "SCHEMA_VERSION",
@@ -59,6 +61,8 @@ RESULT_CAP = 4_000
 """Characters of a tool result kept in the log (after redaction)."""
 SUMMARY_CAP = 300
 """Characters of a summary kept in the log; summaries are one line."""
+ANSWER_CAP = 20_000
+"""Characters of a model's final answer kept in the log."""
 
 _GENESIS = "0" * 64
 
@@ -75,6 +79,7 @@ class AuditKind(StrEnum):
     run_start = "run_start"
     run_end = "run_end"
     error = "error"
+    answer = "answer"
 
 
 _SCHEMA = """
@@ -561,6 +566,15 @@ class AuditTrail:
             f"{part} {name} ({size} chars)",
             {"part": part, "name": name, "size": size},
         )
+
+    def answer(self, text: str, *, notes: Sequence[str] = ()) -> AuditEntry:
+        """The model's final answer of a run (its first ``ANSWER_CAP`` characters), and in the
+        whole-file edit format what became of each file in it (``notes``)."""
+        clean = self.log.redactor.text(text)  # redacted, then cut (as tool results are)
+        summary = f"{len(text)} chars" + (f"; {'; '.join(notes)}" if notes else "")
+        data = {"text": clean[:ANSWER_CAP], "chars": len(text), "notes": list(notes),
+                "truncated": len(clean) > ANSWER_CAP}  # fmt: skip
+        return self._append(AuditKind.answer, summary, data)
 
     def error(self, message: str, **details: Any) -> AuditEntry:
         """Something went wrong."""

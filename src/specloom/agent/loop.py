@@ -444,6 +444,8 @@ class AgentRunner:
         self._result.steps = self._result.requests
         if whole and self._result.output:
             await self._apply_answer(env, self._result.output)
+        if self.audit is not None and self._result.output:
+            self.audit.answer(self._result.output, notes=self._result.file_blocks)
         return self._result
 
     # -- the whole-file edit format ---------------------------------------------------------

@@ -27,7 +27,7 @@ def log_command(
         typer.Option(
             "--kind",
             help="Only events of this kind: model_request, tool_call, tool_result, approval, "
-            "checkpoint, context, run_start, run_end, error.",
+            "checkpoint, context, answer, run_start, run_end, error.",
         ),
     ] = None,
     since: Annotated[
