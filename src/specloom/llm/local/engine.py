@@ -26,6 +26,10 @@ is sent, and the answer is decoded as text from the prompt written without tools
 choice writes the name itself. With both tools and a JSON schema, the first token decides: a
 call, or an answer decoded under the schema's grammar.
 
+An answer that repeats itself word for word (``_LoopGuard``: the same 400 characters three
+times) ends there with ``finish_reason`` ``length``, as at the token cap, which it would
+otherwise run to.
+
 A ``llama_cpp.Llama`` is not thread-safe: one lock serialises generation, so one loaded model
 serves all the concurrent requests of a process in turn. Loading takes its own lock and
 happens once, on the first request (or ``load()``); ``get_engine`` keeps one engine per file
@@ -227,6 +231,38 @@ class _Assembler:
         out = self._pending + self._decoder.decode(b"", final=True)
         self._pending = ""
         return out
+
+
+_LOOP_CHARS = 400
+"""A stretch of answer this long, met ``_LOOP_REPEATS`` times in the answer..."""
+_LOOP_REPEATS = 3
+"""...ends decoding with ``length``: the model is going round in a loop."""
+_LOOP_EVERY = 100
+"""Characters decoded between two checks."""
+
+
+class _LoopGuard:
+    """Tells when an answer has started repeating itself word for word.
+
+    Small models fall into loops until the token cap: the embedded one writes its prompt's
+    instructions out again and again after a file, or one requirement sixteen times, which
+    costs minutes on a CPU for text nobody uses. An answer whose last ``_LOOP_CHARS``
+    characters occur ``_LOOP_REPEATS`` times in it is such a loop (a file that repeats a
+    licence header is not: that stretch occurs once per file, far fewer times).
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._checked = 0
+
+    def looping(self, piece: str) -> bool:
+        self.text += piece
+        if len(self.text) < _LOOP_CHARS * _LOOP_REPEATS:
+            return False
+        if len(self.text) - self._checked < _LOOP_EVERY:
+            return False
+        self._checked = len(self.text)
+        return self.text.count(self.text[-_LOOP_CHARS:]) >= _LOOP_REPEATS
 
 
 def _collect(pieces: Generator[str, None, _Decoded]) -> tuple[str, _Decoded]:
@@ -682,6 +718,7 @@ class LocalEngine:
             return _Decoded("length", tokens)
         assembler = _Assembler(stops)
         opener = _Opener() if watch_calls else None
+        guard = _LoopGuard()
         held: list[str] = []
         finish = "stop"
         for token in llama.generate(context, grammar=grammar, **self._sampling(job.request)):
@@ -709,7 +746,7 @@ class LocalEngine:
                 yield piece
             if assembler.stopped:
                 return _Decoded("stop", tokens)
-            if len(tokens) >= budget:
+            if len(tokens) >= budget or (piece and guard.looping(piece)):
                 finish = "length"
                 break
         yield from held
