@@ -12,7 +12,7 @@ from specloom.agent.checkpoints import CheckpointStore
 from specloom.agent.context import Context, ContextPart
 from specloom.agent.events import AgentEvent, ToolFinished, ToolStarted
 from specloom.agent.loop import AgentRunner
-from specloom.agent.whole_files import PLACEHOLDER_PATH, elided, parse_file_blocks
+from specloom.agent.whole_files import PLACEHOLDER_PATH, elided, parse_file_blocks, placeholder
 from tests.agent.test_loop import Approver, Script, text
 
 pytestmark = pytest.mark.anyio
@@ -72,6 +72,45 @@ def test_a_file_written_twice_keeps_its_last_block_and_lines_are_reported() -> N
     assert [(found.path, found.content, found.line) for found in parsed.files] == [
         ("app.py", "A = 2\n", 9)  # the line of its opening fence
     ]
+
+
+SCAFFOLD = (
+    "from wordcount import count_words\n\n\ndef test_count_words(tmp_path):\n"
+    '    source = tmp_path / "input.txt"\n    source.write_text(...)\n'
+    "    assert count_words(source) == ...\n"
+)
+"""The start of a test file as a request gives it, placeholders and all."""
+
+
+def test_a_copy_of_the_given_start_after_the_real_file_does_not_replace_it() -> None:
+    real = (
+        "from wordcount import count_words\n\n\n"
+        "def test_two():\n    assert count_words('a a') == {'a': 2}\n"
+    )
+    answer = (
+        block("tests/test_wc.py", real)
+        + "\nWrite the tests, starting like this:\n\n"
+        + block("tests/test_wc.py", SCAFFOLD)
+    )
+    assert [found.content for found in parse_file_blocks(answer).files] == [real]
+    # The other way round, the real file written last counts, as any later block does.
+    answer = block("tests/test_wc.py", SCAFFOLD) + block("tests/test_wc.py", real)
+    assert [found.content for found in parse_file_blocks(answer).files] == [real]
+
+
+def test_placeholders_are_found_in_test_files_only_where_they_stand_for_values() -> None:
+    assert placeholder("tests/test_wc.py", SCAFFOLD) == "source.write_text(...)"
+    compared = "def test_x():\n    assert f(1) == ...\n"
+    assert placeholder("tests/test_wc.py", compared) == "assert f(1) == ..."
+    # Real code: a pydantic field, a stub body, an ellipsis index, and code that is no test.
+    real = (
+        "from pydantic import BaseModel, Field\n\n\nclass Item(BaseModel):\n"
+        "    name: str = Field(..., description='x')\n\n\n"
+        "def helper() -> int: ...\n\n\ndef test_x(grid):\n    assert grid[..., 0] == 1\n"
+    )
+    assert placeholder("tests/test_wc.py", real) is None
+    assert placeholder("wordcount.py", SCAFFOLD) is None
+    assert placeholder("tests/test_wc.py", "def broken(:\n") is None
 
 
 def test_blocks_that_name_no_file_are_reported_and_commands_ignored() -> None:
@@ -265,6 +304,7 @@ async def test_refused_elided_and_cut_off_blocks_are_reported_not_written(repo: 
         "app.py\n```python\ndef add(a, b):\n    return a + b\n\n# ... rest of the code\n```\n\n"
         "notes.txt\n```\nhello\n```\n\n"
         "```python\nprint('where?')\n```\n\n"
+        f"tests/test_wc.py\n```python\n{SCAFFOLD}```\n\n"
         "late.py\n```python\nX = 1\n"
     )
     approver = Approver(allow=False)
@@ -283,6 +323,11 @@ async def test_refused_elided_and_cut_off_blocks_are_reported_not_written(repo: 
     assert [request.kind for request in approver.requests] == ["write"]
     assert "late.py was not written: your answer ends inside its block" in notes
     assert "The code block at line 14 of your answer names no file" in notes
+    assert (
+        "tests/test_wc.py was not written: it still has a placeholder `...` "
+        "('source.write_text(...)'); write real values in its place" in notes
+    )
+    assert not (repo / "tests" / "test_wc.py").exists()
 
 
 async def test_a_path_outside_the_project_is_refused(repo: Path) -> None:

@@ -17,7 +17,9 @@ also be in the fence's info string (```` ```python wordcount.py ````), in a head
 backticks, after ``File:``, or in a comment on the block's first line; the folder of the
 instructions' example path (``path/to/``) before a real name is dropped. A block that leaves code
 out (``# ... rest of the file unchanged``) is refused for a file that exists, since writing it
-would delete the rest; a block with no path is reported, not guessed at. The agent loop writes
+would delete the rest; a test file that still holds the placeholders of the start it was given
+(``assert count(...) == ...``) is refused too, and a later copy of it does not replace the
+real file written before it; a block with no path is reported, not guessed at. The agent loop writes
 the blocks through the ``write_file`` tool, so approvals, checkpoints, the audit log and tool
 hooks see each one as a tool call.
 
@@ -33,6 +35,7 @@ May import: the standard library, ``specloom.errors``, ``specloom.agent.tool_env
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,6 +66,7 @@ __all__ = [
     "ParsedAnswer",
     "apply_file_blocks",
     "elided",
+    "placeholder",
     "parse_file_blocks",
 ]
 
@@ -184,8 +188,16 @@ def parse_file_blocks(answer: str, known_paths: frozenset[str] = frozenset()) ->
             cut_off.append(path)
         elif path is not None:
             content = "\n".join(body)
-            found.pop(path, None)
-            found[path] = FileBlock(path, content + "\n" if content else "", index + 1)
+            earlier = found.get(path)
+            # A copy of the start it was given, written after the real file (a small model
+            # repeating its instructions), does not replace it.
+            if (
+                earlier is None
+                or placeholder(path, content) is None
+                or placeholder(path, earlier.content)
+            ):
+                found.pop(path, None)
+                found[path] = FileBlock(path, content + "\n" if content else "", index + 1)
         elif _language(info) not in _COMMAND_LANGUAGES:
             unnamed.append(index + 1)
         index = end + 1
@@ -200,6 +212,32 @@ def elided(content: str) -> str | None:
     start = content.rfind("\n", 0, match.start()) + 1
     end = content.find("\n", match.start())
     return content[start : end if end != -1 else len(content)].strip()
+
+
+def placeholder(path: str, content: str) -> str | None:
+    """In a test file, the first line that still holds a placeholder ``...`` of the start it
+    was given (``assert count(...) == ...``, ``source.write_text(...)``): an ellipsis
+    compared, or passed to a call in an ``assert`` or a statement of its own (``Field(...)``
+    in an assignment is real code); ``None`` when there is none or the file does not parse."""
+    if not (path.endswith(".py") and is_test_file(path)):
+        return None
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError):
+        return None
+    for statement in ast.walk(tree):
+        if not isinstance(statement, ast.Assert | ast.Expr):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+            elif isinstance(node, ast.Call):
+                operands = [*node.args, *(keyword.value for keyword in node.keywords)]
+            else:
+                continue
+            if any(isinstance(o, ast.Constant) and o.value is Ellipsis for o in operands):
+                return content.splitlines()[statement.lineno - 1].strip()
+    return None
 
 
 def _closes(line: str, fence: str) -> bool:
@@ -450,6 +488,11 @@ async def _write(
         return False, (
             f"the block leaves code out ({left_out!r}), and writing it would delete that code; "
             "write the whole file"
+        )
+    unfilled = placeholder(block.path, block.content)
+    if unfilled is not None:
+        return False, (
+            f"it still has a placeholder `...` ({unfilled!r}); write real values in its place"
         )
     added: list[str] = []
     if hooks is not None:
