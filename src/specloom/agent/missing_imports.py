@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
 __all__ = [
+    "after_imports",
     "add_fixtures",
     "add_imports",
     "is_test_file",
@@ -130,18 +131,7 @@ def add_imports(source: str, lines: Iterable[str]) -> str:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return source
-    after = 0
-    for index, node in enumerate(tree.body):
-        docstring = (
-            index == 0
-            and isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        )
-        if docstring or isinstance(node, (ast.Import, ast.ImportFrom)):
-            after = node.end_lineno or node.lineno
-            continue
-        break
+    after = after_imports(tree)
     text = source.splitlines(keepends=True)
     head, tail = text[:after], text[after:]
     if head and not head[-1].endswith("\n"):
@@ -150,6 +140,23 @@ def add_imports(source: str, lines: Iterable[str]) -> str:
     if not head and tail and tail[0].strip():
         block.append("\n")
     return "".join(head + block + tail)
+
+
+def after_imports(tree: ast.Module) -> int:
+    """The number of lines a module's docstring and leading imports take (where more
+    imports go)."""
+    after = 0
+    for index, node in enumerate(tree.body):
+        docstring = (
+            index == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        )
+        if not (docstring or isinstance(node, (ast.Import, ast.ImportFrom))):
+            break
+        after = node.end_lineno or node.lineno
+    return after
 
 
 def _names(tree: ast.AST) -> tuple[set[str], set[str], bool]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Collection
 
+from specloom.agent.missing_imports import after_imports
 from specloom.agent.whole_files import FileBlock
 
 __all__ = ["keep_passing", "with_passing_tests"]
@@ -91,7 +92,7 @@ def with_passing_tests(new: str, old: str, failed: Collection[str]) -> tuple[str
         if isinstance(node, ast.Import | ast.ImportFrom)
         and _segment(node, old_lines).strip() not in present
     ]
-    at = _after_imports(new_tree)
+    at = after_imports(new_tree)
     carried = "".join(imports) + "".join(
         "\n\n" + _segment(node, old_lines).rstrip("\n") + "\n" for node in helpers
     )
@@ -147,19 +148,3 @@ def _used_names(nodes: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]
             elif isinstance(child, ast.arg):
                 used.add(child.arg)
     return used
-
-
-def _after_imports(tree: ast.Module) -> int:
-    """The line index after the module's docstring and leading imports."""
-    at = 0
-    for number, node in enumerate(tree.body):
-        docstring = (
-            number == 0
-            and isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        )
-        if not (docstring or isinstance(node, ast.Import | ast.ImportFrom)):
-            break
-        at = node.end_lineno or at
-    return at
