@@ -55,6 +55,13 @@ def test_a_module_with_its_test_file_is_written_in_two_steps(tmp_path: Path) -> 
     assert steps_for(tests_task, tmp_path, likely, property_task=False) == ("code", "tests")
     (tmp_path / "wordcount.py").write_text("def count(text):\n    return 1\n")
     assert steps_for(tests_task, tmp_path, likely, property_task=False) == ("tests",)
+    for title in ("Implement the unit tests for count_words(text)", "Unit tests",
+                  "Tests of the counter", "Add property-based tests for sorting"):  # fmt: skip
+        assert steps_for(task(title), tmp_path, likely, property_task=False) == ("tests",)
+    # A code task that mentions its tests writes the code too.
+    for title in ("Implement wordcount.py tool with unit-test for requirement 2.1",
+                  "Count words, with tests"):  # fmt: skip
+        assert steps_for(task(title), tmp_path, likely, property_task=False) == ("code", "tests")
     # ...and property tasks, other files or a module without a test file take one request.
     assert steps_for(task("Count words"), tmp_path, likely, property_task=True) == ("all",)
     assert steps_for(task("Docs"), tmp_path, ["README.md"], property_task=False) == ("all",)

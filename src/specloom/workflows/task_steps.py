@@ -50,7 +50,15 @@ __all__ = [
 
 Step = Literal["all", "code", "tests"]
 
-_TEST_TITLE = re.compile(r"\b(?:unit[- ])?tests?\b|\btesting\b", re.IGNORECASE)
+# A task about tests: its title's object is tests ("Write unit tests for...", "Tests of...");
+# "Implement the tool with a unit test" is code and its tests.
+_TEST_TITLE = re.compile(
+    r"^\W*(?:(?:write|add|create|implement|update|extend|fix|improve)\s+)?"
+    r"(?:(?:the|more|some|its)\s+)?"
+    r"(?:(?:unit|integration|regression|end-to-end|e2e|property(?:-based)?)[- ])?"
+    r"(?:tests?|testing)\b",
+    re.IGNORECASE,
+)
 _SCAFFOLD_FUNCTIONS = 3
 """Functions a scaffold imports (the first test calls the first of them)."""
 
