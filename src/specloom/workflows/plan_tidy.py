@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from specloom.spec.similarity import jaccard, tokens
+from specloom.spec.similarity import jaccard, normalize, tokens
 from specloom.workflows.authoring_schemas import TEST_KINDS, TaskDraft, TasksDraft, resolve_ids
 
 __all__ = ["complete_plan", "unchain_tests", "without_repeats"]
@@ -30,7 +30,7 @@ def without_repeats(draft: TasksDraft) -> list[str]:
     kept: list[TaskDraft] = []
     changes: list[str] = []
     for number, task in enumerate(draft.tasks, start=1):
-        key = (" ".join(task.title.lower().split()), task.property)
+        key = (normalize(task.title), task.property)
         if key in first:
             earlier = kept[first[key] - 1]
             earlier.requirements += [r for r in task.requirements if r not in earlier.requirements]

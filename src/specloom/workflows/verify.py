@@ -40,6 +40,7 @@ import shlex
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -458,20 +459,24 @@ class _Failure:
     name: str
     text: str
 
-    @property
+    @cached_property
     def stop(self) -> tuple[str, str] | None:
         """Where the test stopped (the last frame's file) and what was raised: pytest's
         last traceback line, or with ``--tb=short`` the last frame and its ``E`` line."""
         end = _PYTEST_FAILED_AT.search(self.text)
         if end is not None:
             return end.group("path"), end.group("kind")
-        frames = list(_PYTEST_CALLED_AT.finditer(self.text))
         raised = _RAISED.search(self.text)
-        if not frames or raised is None:
+        if not self._frames or raised is None:
             return None
-        return frames[-1].group("path"), raised.group("kind") or "AssertionError"
+        return self._frames[-1].group("path"), raised.group("kind") or "AssertionError"
 
-    @property
+    @cached_property
+    def _frames(self) -> list[re.Match[str]]:
+        """The traceback's lines of frames that called on, in order."""
+        return list(_PYTEST_CALLED_AT.finditer(self.text))
+
+    @cached_property
     def own_input_missing(self) -> bool:
         """Whether the code raised ``FileNotFoundError`` for a file under pytest's
         temporary folders, in a test that is not about a missing file."""
@@ -486,7 +491,7 @@ class _Failure:
     def test_source(self) -> str:
         """The test's own frame: its lines down to where it called the code (with
         ``--tb=short``, the lines after its frame's heading, up to the next frame's)."""
-        frames = list(_PYTEST_CALLED_AT.finditer(self.text))
+        frames = self._frames
         if not frames:
             return self.text
         if self.text[: frames[0].start()].strip():
@@ -496,8 +501,7 @@ class _Failure:
 
     @property
     def test_file(self) -> str | None:
-        called = _PYTEST_CALLED_AT.search(self.text)
-        return called.group("path") if called is not None else None
+        return self._frames[0].group("path") if self._frames else None
 
 
 def _failures(output: str) -> list[_Failure]:
