@@ -11,6 +11,7 @@ from specloom.agent.missing_imports import (
     missing_imports,
     module_name,
     top_level_names,
+    without_disabled_capture,
 )
 
 WORDCOUNT = """\
@@ -162,3 +163,42 @@ def test_tests_get_the_pytest_fixtures_their_body_uses_as_parameters() -> None:
     assert add_fixtures("def test_a(x=1):\n    capsys\n")[1] == []
     assert add_fixtures("def test_a(\n    x,\n):\n    capsys\n")[1] == []
     assert add_fixtures("def test_a(:\n") == ("def test_a(:\n", [])
+
+
+def test_output_run_with_capture_disabled_is_captured_when_the_test_reads_it() -> None:
+    # What the demo's model wrote: the output goes past capsys, so readouterr() reads "".
+    source = (
+        "def test_prints(capsys):\n"
+        "    counts = {'a': 1}\n"
+        "    with capsys.disabled():\n"
+        "        show(counts)\n"
+        "        show(counts)\n"
+        "\n"
+        "    assert capsys.readouterr().out == 'a: 1\\na: 1\\n'\n"
+        "\n\n"
+        "def test_shows(capsys):\n"
+        "    with capsys.disabled():\n"
+        "        print('for the person watching')\n"
+        "\n\n"
+        "def test_fd(capfd):\n"
+        "    if True:\n"
+        "        with capfd.disabled():\n"
+        "            show({})\n"
+        "    assert capfd.readouterr().err == ''\n"
+    )
+    fixed, changed = without_disabled_capture(source)
+    assert changed == ["test_prints reads what it captures", "test_fd reads what it captures"]
+    assert "    counts = {'a': 1}\n    show(counts)\n    show(counts)\n\n    assert capsys" in fixed
+    assert "    if True:\n        show({})\n    assert capfd" in fixed
+    # A test that reads nothing keeps its uncaptured output (it is for the person watching).
+    assert "    with capsys.disabled():\n        print('for the person watching')\n" in fixed
+    compile(fixed, "test_show.py", "exec")
+    # Other context managers, a bound name and code that does not parse are left alone.
+    for kept in (
+        "def test_a(capsys):\n    with open('x') as f, capsys.disabled():\n        show()\n"
+        "    capsys.readouterr()\n",
+        "def test_a(capsys):\n    with capsys.disabled() as off:\n        show()\n"
+        "    capsys.readouterr()\n",
+        "def test_a(:\n",
+    ):
+        assert without_disabled_capture(kept) == (kept, [])

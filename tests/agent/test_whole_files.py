@@ -375,7 +375,8 @@ async def test_python_files_get_the_imports_they_lack_and_the_note_says_so(repo:
         "wordcount.py\n```python\ndef count(text):\n    return Counter(text.split())\n```\n\n"
         "tests/test_wordcount.py\n```python\ndef test_count():\n"
         "    assert count('a a') == {'a': 2} and helper() == 1\n"
-        "    print(1)\n    assert capsys.readouterr().out == '1\\n'\n```\n"
+        "    with capsys.disabled():\n        print(1)\n"
+        "    assert capsys.readouterr().out == '1\\n'\n```\n"
     )
     runner = AgentRunner(
         repo, Script([text(answer)]).model(stream=False), Approver(), edit_format="whole"
@@ -396,7 +397,13 @@ async def test_python_files_get_the_imports_they_lack_and_the_note_says_so(repo:
     assert first.endswith("Added the imports it lacked: from collections import Counter.")
     assert second.endswith(
         "Added the imports it lacked: from util import helper; from wordcount import count. "
-        "Added the pytest fixtures its tests use: test_count takes capsys."
+        "Added the pytest fixtures its tests use: test_count takes capsys. "
+        "Took out `with capsys.disabled():`, which hides the output from readouterr(): "
+        "test_count reads what it captures."
+    )
+    assert (
+        "    print(1)\n    assert capsys.readouterr()"
+        in (repo / "tests" / "test_wordcount.py").read_text()
     )
 
 

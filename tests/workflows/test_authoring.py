@@ -361,6 +361,60 @@ def test_a_criterion_the_document_repairs_miss_is_rewritten_on_its_own(project: 
     assert result.findings == 0 and result.notices == []
 
 
+def test_a_function_the_request_names_must_be_covered_by_a_criterion(project: Path) -> None:
+    covered = copy.deepcopy(REQUIREMENTS)
+    covered["requirements"][0]["criteria"][0] = (
+        "WHEN save_note is given a text, THE Note_Service SHALL store the note with its "
+        "creation time"
+    )
+    script = Script()
+    script.answers["requirements"] = [REQUIREMENTS, covered]
+    request = "Add notes: save_note(text) in notes/store.py stores one, and list_notes() lists them"
+
+    result = run(create_spec, project, request, model=script.model(), settings=Settings(),
+                 repairs=1)  # fmt: skip
+
+    first, repair = script.requests("requirements")
+    assert (
+        "## Must cover\n\nThe request names save_note(text), list_notes(), notes/store.py. "
+        "Write criteria that name each of them" in first.text
+    )
+    # Both functions are missing from the first answer; the repair names each.
+    for signature, name in (("save_note(text)", "save_note"), ("list_notes()", "list_notes")):
+        assert (
+            f"The request names {signature}, but no acceptance criterion names {name}"
+            in repair.text
+        )
+    text = (result.folder / "requirements.md").read_text()
+    assert "WHEN save_note is given a text" in text
+    # list_notes is still not named after the one repair: the document is written with a
+    # notice, and no criterion is invented for it.
+    assert "list_notes" not in text
+    assert any("problems the model did not fix" in notice for notice in result.notices)
+
+
+def test_a_request_that_names_no_function_gets_no_coverage_part(project: Path) -> None:
+    script = Script()
+
+    new(project, script, "Add notes", kind="quick")
+
+    assert [kind for kind in ("requirements", "design", "tasks")
+            if "Must cover" in script.requests(kind)[0].text] == []  # fmt: skip
+
+
+def test_the_plan_is_asked_for_a_task_per_function_the_request_names(project: Path) -> None:
+    script = Script()
+    request = "Add notes: save(text) stores a note and notes() lists them"
+
+    new(project, script, request, kind="quick")
+
+    [tasks] = script.requests("tasks")
+    assert (
+        "## Must cover\n\nThe request names save(text), notes(): plan one code task for each"
+        in tasks.text
+    )
+
+
 def test_an_answer_cut_off_at_the_cap_is_asked_for_again_afresh(project: Path) -> None:
     cut = json.dumps(REQUIREMENTS)[:300]
     script = Script()
@@ -1121,7 +1175,7 @@ def test_a_valid_plan_is_written_without_repeats_or_chained_test_tasks(project: 
             {"title": "Write unit tests for saving", "requirements": ["1.1", "1.2"],
              "depends_on": [1], "kind": "unit-test"},
             {"title": "Write unit tests for listing", "requirements": ["2.1"],
-             "depends_on": [2], "kind": "unit-test"},
+             "depends_on": [1, 2], "kind": "unit-test"},
             {"title": "Implement the Note_Service", "requirements": ["3.1"], "depends_on": [3]},
         ]
     }  # fmt: skip

@@ -11,8 +11,11 @@ name that exactly one of the project's modules defines (``from wordcount import
 count_words``). A name it cannot resolve is left alone; the tests will say so.
 ``add_imports`` puts the lines after the module's docstring, ``__future__`` imports and
 leading imports. Tests that use one of pytest's own fixtures (``capsys``, ``tmp_path``) in their
-body without asking for it get it as a parameter (``add_fixtures``). The whole-file edit format
-(``specloom.agent.whole_files``) applies these and says what it added.
+body without asking for it get it as a parameter (``add_fixtures``), and a test that reads
+captured output after running the code under ``with capsys.disabled():`` (which sends the
+output past the capture, so ``readouterr()`` reads nothing) runs it captured instead
+(``without_disabled_capture``). The whole-file edit format (``specloom.agent.whole_files``)
+applies these and says what it changed.
 
 May import: the standard library only.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "missing_imports",
     "module_name",
     "top_level_names",
+    "without_disabled_capture",
 ]
 
 _KNOWN = {
@@ -248,6 +252,83 @@ def add_fixtures(source: str) -> tuple[str, list[str]]:
     except (SyntaxError, ValueError):
         return source, []
     return result, changed
+
+
+_CAPTURE_FIXTURES = frozenset({"capsys", "capfd", "capsysbinary", "capfdbinary"})
+
+
+def without_disabled_capture(source: str) -> tuple[str, list[str]]:
+    """``source`` with each ``with capsys.disabled():`` block of a test that later reads
+    ``capsys.readouterr()`` replaced by its body (the output is then captured, as the test
+    expects), and one line per test changed.
+
+    Only a ``with`` statement whose one item is ``<fixture>.disabled()`` and whose header
+    fits on one line is changed, and only when the result still parses.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source, []
+    lines = source.splitlines(keepends=True)
+    unwrapped: list[tuple[int, int, int]] = []  # (with line, last line, indent removed)
+    changed: list[str] = []
+    for test in ast.walk(tree):
+        if not isinstance(test, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if not test.name.startswith("test"):
+            continue
+        read = {
+            node.func.value.id
+            for node in ast.walk(test)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "readouterr"
+            and isinstance(node.func.value, ast.Name)
+        }
+        count = len(unwrapped)
+        for node in ast.walk(test):
+            fixture = _disabled_capture(node)
+            if fixture is None or fixture not in read or not isinstance(node, ast.With):
+                continue
+            if node.body[0].lineno != node.lineno + 1 or node.end_lineno is None:
+                continue
+            indent = node.body[0].col_offset - node.col_offset
+            unwrapped.append((node.lineno - 1, node.end_lineno - 1, indent))
+        if len(unwrapped) > count:
+            changed.append(f"{test.name} reads what it captures")
+    for first, last, indent in sorted(unwrapped, reverse=True):
+        body = [_dedent(line, indent) for line in lines[first + 1 : last + 1]]
+        lines[first : last + 1] = body
+    result = "".join(lines)
+    try:
+        ast.parse(result)
+    except (SyntaxError, ValueError):
+        return source, []
+    return result, changed
+
+
+def _disabled_capture(node: ast.AST) -> str | None:
+    """The capture fixture of ``with <fixture>.disabled():``, else ``None``."""
+    if not isinstance(node, ast.With) or len(node.items) != 1:
+        return None
+    call = node.items[0].context_expr
+    if not (
+        isinstance(call, ast.Call)
+        and not call.args
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "disabled"
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in _CAPTURE_FIXTURES
+        and node.items[0].optional_vars is None
+    ):
+        return None
+    return call.func.value.id
+
+
+def _dedent(line: str, indent: int) -> str:
+    """``line`` with up to ``indent`` leading spaces taken off (blank lines kept)."""
+    spaces = len(line) - len(line.lstrip(" "))
+    return line[min(spaces, indent) :]
 
 
 def _top_level(tree: ast.Module, *, imports: bool = False) -> set[str]:

@@ -51,6 +51,7 @@ from specloom.agent.missing_imports import (
     missing_imports,
     module_name,
     top_level_names,
+    without_disabled_capture,
 )
 from specloom.errors import ModelFacingError
 
@@ -473,6 +474,12 @@ def _completed(block: FileBlock, modules: dict[str, frozenset[str]]) -> tuple[Fi
         content, tests = add_fixtures(content)
         if tests:
             notes.append(f"Added the pytest fixtures its tests use: {'; '.join(tests)}.")
+        content, captured = without_disabled_capture(content)
+        if captured:
+            notes.append(
+                "Took out `with capsys.disabled():`, which hides the output from "
+                f"readouterr(): {'; '.join(captured)}."
+            )
     return FileBlock(block.path, content, block.line), " ".join(notes)
 
 

@@ -36,9 +36,28 @@ __all__ = [
     "Task",
     "TasksDocument",
     "Waves",
+    "is_test_title",
     "parse_tasks",
     "set_status",
 ]
+
+
+# A task about tests: its title's object is tests ("Write unit tests for...", "Tests of...");
+# "Implement the tool with a unit test" is code and its tests.
+_TEST_TITLE = re.compile(
+    r"^\W*(?:(?:write|add|create|implement|update|extend|fix|improve)\s+)?"
+    r"(?:(?:the|more|some|its)\s+)?"
+    r"(?:(?:unit|integration|regression|end-to-end|e2e|property(?:-based)?)[- ])?"
+    r"(?:tests?|testing)\b",
+    re.IGNORECASE,
+)
+
+
+def is_test_title(title: str) -> bool:
+    """Whether a task titled ``title`` is about tests only ("Write unit tests for the
+    parser", "Tests of the parser"), not code with its tests ("Implement the parser with a
+    unit test")."""
+    return _TEST_TITLE.search(title) is not None
 
 
 class Status(StrEnum):

@@ -47,6 +47,7 @@ from specloom.spec.analysis import analyze_spec
 from specloom.spec.findings import Severity
 from specloom.spec.meta import SpecConfig
 from specloom.spec.model import SPEC_FILES, Spec
+from specloom.spec.tasks import is_test_title
 from specloom.workflows import authoring_prompts as prompts
 from specloom.workflows.authoring_phases import DocumentWriter, Progress, generate_phase
 from specloom.workflows.authoring_schemas import QuestionsDraft
@@ -242,7 +243,7 @@ def _summary(spec: Spec) -> list[str]:
         )
     if spec.tasks is not None:
         tasks = spec.tasks.tasks
-        tests = sum(1 for task in tasks if re.search(r"\btests?\b", task.title, re.IGNORECASE))
+        tests = sum(1 for task in tasks if is_test_title(task.title))
         optional = sum(1 for task in tasks if task.optional)
         lines.append(f"tasks.md: {len(tasks)} task(s), {tests} test task(s), {optional} optional")
     return lines

@@ -9,8 +9,8 @@ model's window, puts the project context first, and adds up tokens.
 
 May import: the standard library, pydantic, pydantic-ai (types), ``specloom.errors``,
 ``specloom.settings``, ``specloom.spec``, ``specloom.llm.structured``,
-``specloom.agent.context``, ``specloom.agent.runtime``, ``specloom.workflows.plan_tidy``
-and the other ``specloom.workflows.authoring_*`` modules.
+``specloom.agent.context``, ``specloom.agent.runtime``, ``specloom.workflows.plan_tidy``,
+``specloom.workflows.request_names`` and the other ``specloom.workflows.authoring_*`` modules.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ from specloom.workflows.authoring_schemas import (
     without_copies,
     without_repeated_criteria,
 )
-from specloom.workflows.plan_tidy import complete_plan, unchain_tests, without_repeats
+from specloom.workflows.plan_tidy import complete_plan, tidy_plan
+from specloom.workflows.request_names import must_cover, plan_note
 from specloom.workflows.spec_state import SpecState
 
 __all__ = ["CONTEXT_CHARS", "DEFAULT_PROMPT_CHARS", "DocumentWriter", "Progress", "generate_phase"]
@@ -301,6 +302,9 @@ async def _requirements(
         listing = prompts.design_listing(design, design_text, int(writer.prompt_chars * 0.35))
         parts.append(("Design (derive the requirements from it)", listing))
     parts.append(("Feature request", state.request))
+    named = must_cover(state.request)
+    if named is not None:
+        parts.append(("Must cover", named))
     current = prompts.requirements_listing(previous.requirements) if previous else None
     parts += _revision(writer, "requirements", current, feedback)
     draft = await writer.ask(
@@ -478,6 +482,9 @@ async def _tasks(
         ("Design", prompts.design_listing(design, design_text, int(writer.prompt_chars * 0.3))),
         ("Feature request", state.request),
     ]
+    named = plan_note(state.request)
+    if named is not None:
+        parts.append(("Must cover", named))
     if writer.window is not None:
         # A small window leaves about a thousand tokens for the answer: keep the plan short.
         parts.append(("Size", prompts.SMALL_PLAN_NOTE))
@@ -506,7 +513,7 @@ async def _tasks(
                 "specific, or use a larger model with --model.",
             )
     else:
-        changes = without_repeats(draft) + unchain_tests(draft)
+        changes = tidy_plan(draft)
     if changes:
         how = "completed" if salvaged else "tidied"
         writer.notices.append(f"The model's plan was {how} mechanically: {'; '.join(changes)}.")

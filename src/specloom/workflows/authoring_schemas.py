@@ -11,7 +11,8 @@ How a checked answer becomes a Kiro-style document is
 ``specloom.workflows.authoring_documents``'s job.
 
 May import: the standard library, pydantic, ``specloom.errors``, ``specloom.spec`` and
-``specloom.workflows.authoring_prompts`` (its worked examples).
+``specloom.workflows.authoring_prompts`` (its worked examples) and
+``specloom.workflows.request_names`` (the functions a request names).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from specloom.spec.requirements import Criterion, Requirement
 from specloom.spec.similarity import normalize
 from specloom.spec.tasks import Status, Task, TasksDocument
 from specloom.workflows.authoring_prompts import EARS_EXAMPLES
+from specloom.workflows.request_names import uncovered
 
 __all__ = [
     "TEST_KINDS",
@@ -547,7 +549,12 @@ def requirements_check(
             f"{describe(criterion.id)} {_quote(criterion.text)}: {message}"
             for message, criterion in zip(*_copied_examples(criteria, request), strict=True)
         ]
-        return _limit(_lint_problems(criteria, describe) + copied)
+        missing = [
+            f"The request names {function.signature}, but no acceptance criterion names "
+            f"{function.short}: add a criterion that names it and says what it SHALL do."
+            for function in uncovered(request, (criterion.text for criterion in criteria))
+        ]
+        return _limit(_lint_problems(criteria, describe) + copied + missing)
 
     return check
 

@@ -2,9 +2,14 @@
 bookkeeping, made right without another request.
 
 ``complete_plan`` finishes a plan the model left incomplete (citations, dependencies, test
-tasks); ``without_repeats`` leaves out tasks written twice; ``unchain_tests`` makes test
-tasks depend on the code they test rather than on each other. Each returns one line per
-change, for the user.
+tasks); ``tidy_plan`` makes a valid one right: ``without_non_tasks`` leaves out entries
+that are no task (a small model copies a line of the repair message, "(5 more problems.)",
+into its plan), ``without_repeats`` leaves out tasks written twice, ``test_kinds_by_title``
+makes a "code" task titled "Write unit tests for ..." a unit-test task, ``unchain_order``
+reads a plan whose every task depends on the one before as written in order (code tasks need
+nothing, test tasks the code they test), and ``unchain_tests`` makes test tasks depend on
+the code they test rather than on each other.
+Each returns one line per change, for the user.
 
 May import: the standard library, ``specloom.spec`` and
 ``specloom.workflows.authoring_schemas``.
@@ -12,12 +17,82 @@ May import: the standard library, ``specloom.spec`` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from specloom.spec.similarity import jaccard, normalize, tokens
+from specloom.spec.tasks import is_test_title
 from specloom.workflows.authoring_schemas import TEST_KINDS, TaskDraft, TasksDraft, resolve_ids
 
-__all__ = ["complete_plan", "unchain_tests", "without_repeats"]
+__all__ = [
+    "complete_plan",
+    "test_kinds_by_title",
+    "tidy_plan",
+    "unchain_order",
+    "unchain_tests",
+    "without_non_tasks",
+    "without_repeats",
+]
+
+# An entry that is no task: a title all in parentheses or brackets, or with no letter.
+_NOT_A_TASK = re.compile(r"\s*[(\[].*[)\]]\s*|[^A-Za-z]*", re.DOTALL)
+
+
+def tidy_plan(draft: TasksDraft) -> list[str]:
+    """Make a plan's bookkeeping right (in place): every change below, in order, one line
+    per change."""
+    return (
+        without_non_tasks(draft)
+        + without_repeats(draft)
+        + test_kinds_by_title(draft)
+        + unchain_order(draft)
+        + unchain_tests(draft)
+    )
+
+
+def without_non_tasks(draft: TasksDraft) -> list[str]:
+    """Leave out of ``draft`` (in place) each entry whose title is no task (all in
+    parentheses, or without a letter: "(5 more problems.)"); the tasks that depended on it
+    depend on what it depended on, and tasks after it are renumbered."""
+    kept: list[TaskDraft] = []
+    to: dict[int, int] = {}  # old number -> new number
+    needed: dict[int, list[int]] = {}  # old number of a left-out entry -> what it needed
+    changes: list[str] = []
+    for number, task in enumerate(draft.tasks, start=1):
+        if _NOT_A_TASK.fullmatch(task.title):
+            needed[number] = task.depends_on
+            shown = " ".join(task.title.split())[:60]
+            changes.append(f'task {number}: left out, "{shown}" is no task')
+            continue
+        kept.append(task)
+        to[number] = len(kept)
+    if not changes:
+        return []
+
+    def through(depends_on: Sequence[int], seen: frozenset[int]) -> list[int]:
+        out: list[int] = []
+        for need in depends_on:
+            if need in to:
+                out.append(to[need])
+            elif need in needed and need not in seen:
+                out += through(needed[need], seen | {need})
+        return out
+
+    for number, task in enumerate(kept, start=1):
+        task.depends_on = sorted({n for n in through(task.depends_on, frozenset()) if n != number})
+    draft.tasks = kept
+    return changes
+
+
+def test_kinds_by_title(draft: TasksDraft) -> list[str]:
+    """Make each "code" task of ``draft`` whose title is about tests only ("Write unit tests
+    for count_words") a unit-test task (in place); one line per change."""
+    changes: list[str] = []
+    for number, task in enumerate(draft.tasks, start=1):
+        if task.kind == "code" and is_test_title(task.title):
+            task.kind = "unit-test"
+            changes.append(f"task {number}: a unit-test task, as its title says")
+    return changes
 
 
 def without_repeats(draft: TasksDraft) -> list[str]:
@@ -46,6 +121,49 @@ def without_repeats(draft: TasksDraft) -> list[str]:
         task.depends_on = sorted({need for need in needs if need != number})
     draft.tasks = kept
     return changes
+
+
+_CHAIN_MIN = 3
+"""Tasks a plan must have for a chain through all of them to be read as mere order."""
+# Words of a task title that say what kind of work it is, not what it is about.
+_WORK_WORDS = frozenset(
+    {"implement", "write", "add", "create", "make", "build", "unit", "test", "tests",
+     "testing", "property", "function", "functions", "method", "class", "module", "code",
+     "tool", "the", "for", "of"}
+)  # fmt: skip
+
+
+def unchain_order(draft: TasksDraft) -> list[str]:
+    """Read a plan (in place) whose every task depends on exactly the one before it as a
+    plan written in order, not a chain of needs: small models chain every task, and one
+    failed task then skips every later one, whatever it needs. Code tasks then depend on
+    nothing (they still run in the plan's order); each test task depends on the earlier code
+    tasks its title shares a word with ("Write unit tests for count_words" -> "Implement
+    count_words"), else on those citing one of its criteria, else on every earlier code task.
+    One line for the user, or none when the plan is no such chain."""
+    tasks = draft.tasks
+    if len(tasks) < _CHAIN_MIN or tasks[0].depends_on:
+        return []
+    if any(task.depends_on != [number] for number, task in enumerate(tasks[1:], start=1)):
+        return []
+    for number, task in enumerate(tasks, start=1):
+        if task.kind not in TEST_KINDS:
+            task.depends_on = []
+            continue
+        code = [n for n, other in enumerate(tasks[: number - 1], start=1) if other.kind == "code"]
+        about = _subject(task.title)
+        named = [n for n in code if about & _subject(tasks[n - 1].title)]
+        cited = [n for n in code if set(task.requirements) & set(tasks[n - 1].requirements)]
+        task.depends_on = named or cited or code
+    return [
+        "every task depended on the one before it: read as the plan's order, so code tasks "
+        "run in that order and each test task waits only for the code it tests"
+    ]
+
+
+def _subject(title: str) -> set[str]:
+    """The words of a task title that say what it is about (``count_words``)."""
+    return {word for word in tokens(title) if word not in _WORK_WORDS}
 
 
 def unchain_tests(draft: TasksDraft) -> list[str]:
@@ -96,10 +214,13 @@ def complete_plan(
     Small models write sensible tasks but often leave out the bookkeeping. A task citing no
     criterion cites the ones whose words it shares most (else the criteria no other task
     cites); unknown ids and dependencies on no earlier task are dropped (so no loop is left);
+    an entry that is no task is left out (``without_non_tasks``);
     a property test naming no design property becomes a unit test; a plan with no test task
     gets one that checks every criterion, after the code tasks; a task that repeats an
-    earlier one is left out (``without_repeats``); and a test task depends on the code tasks
-    it tests rather than on other test tasks (``unchain_tests``).
+    earlier one is left out (``without_repeats``); a code task titled as tests is a unit-test
+    task (``test_kinds_by_title``); a plan chained task to task is read as its order
+    (``unchain_order``); and a test task depends on the code tasks it tests rather than on
+    other test tasks (``unchain_tests``).
 
     Args:
         draft: The model's plan (not changed).
@@ -110,8 +231,9 @@ def complete_plan(
         The completed plan and one line per change, for the user.
     """
     ids = list(criteria)
-    tasks = [task.model_copy(deep=True) for task in draft.tasks]
-    changes: list[str] = []
+    copied = TasksDraft.model_construct(tasks=[task.model_copy(deep=True) for task in draft.tasks])
+    changes = without_non_tasks(copied) + test_kinds_by_title(copied)
+    tasks = copied.tasks
     words = {cid: tokens(text) for cid, text in criteria.items()}
     cited: set[str] = set()
     for task in tasks:
@@ -156,4 +278,4 @@ def complete_plan(
         )
         changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
     plan = TasksDraft.model_construct(tasks=tasks)
-    return plan, changes + without_repeats(plan) + unchain_tests(plan)
+    return plan, changes + without_repeats(plan) + unchain_order(plan) + unchain_tests(plan)

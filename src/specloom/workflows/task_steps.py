@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 from specloom.agent.missing_imports import is_test_file, module_name
+from specloom.spec.tasks import is_test_title
 
 if TYPE_CHECKING:
     from specloom.agent.loop import AgentResult
@@ -50,15 +51,6 @@ __all__ = [
 
 Step = Literal["all", "code", "tests"]
 
-# A task about tests: its title's object is tests ("Write unit tests for...", "Tests of...");
-# "Implement the tool with a unit test" is code and its tests.
-_TEST_TITLE = re.compile(
-    r"^\W*(?:(?:write|add|create|implement|update|extend|fix|improve)\s+)?"
-    r"(?:(?:the|more|some|its)\s+)?"
-    r"(?:(?:unit|integration|regression|end-to-end|e2e|property(?:-based)?)[- ])?"
-    r"(?:tests?|testing)\b",
-    re.IGNORECASE,
-)
 _SCAFFOLD_FUNCTIONS = 3
 """Functions a scaffold imports (the first test calls the first of them)."""
 
@@ -83,7 +75,7 @@ def steps_for(
     modules, tests = split_likely(likely)
     if property_task or not modules or not tests:
         return ("all",)
-    if _TEST_TITLE.search(task.title) and all((workdir / path).is_file() for path in modules):
+    if is_test_title(task.title) and all((workdir / path).is_file() for path in modules):
         return ("tests",)
     return ("code", "tests")
 
