@@ -226,11 +226,7 @@ def add_fixtures(source: str) -> tuple[str, list[str]]:
     module_bound = _top_level(tree, imports=True)
     lines = source.splitlines(keepends=True)
     changed: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        if not node.name.startswith("test"):
-            continue
+    for node in _tests(tree):
         arguments = node.args
         bound, used, _ = _names(node)  # its parameters are among the names it binds
         wanted = sorted((used & _PYTEST_FIXTURES) - bound - module_bound)
@@ -246,12 +242,26 @@ def add_fixtures(source: str) -> tuple[str, list[str]]:
         lines[index] = f"{match.group(1)}{', '.join([*([inside] if inside else []), *wanted])}"
         lines[index] += match.group(3)
         changed.append(f"{node.name} takes {', '.join(wanted)}")
-    result = "".join(lines)
+    return _if_parses(source, "".join(lines), changed)
+
+
+def _if_parses(source: str, result: str, changed: list[str]) -> tuple[str, list[str]]:
+    """``(result, changed)`` when ``result`` parses, else ``source`` unchanged."""
     try:
         ast.parse(result)
     except (SyntaxError, ValueError):
         return source, []
     return result, changed
+
+
+def _tests(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The test functions of a module (methods of test classes too)."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.name.startswith("test")
+    ]
 
 
 _CAPTURE_FIXTURES = frozenset({"capsys", "capfd", "capsysbinary", "capfdbinary"})
@@ -272,11 +282,7 @@ def without_disabled_capture(source: str) -> tuple[str, list[str]]:
     lines = source.splitlines(keepends=True)
     unwrapped: list[tuple[int, int, int]] = []  # (with line, last line, indent removed)
     changed: list[str] = []
-    for test in ast.walk(tree):
-        if not isinstance(test, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        if not test.name.startswith("test"):
-            continue
+    for test in _tests(tree):
         read = {
             node.func.value.id
             for node in ast.walk(test)
@@ -299,12 +305,7 @@ def without_disabled_capture(source: str) -> tuple[str, list[str]]:
     for first, last, indent in sorted(unwrapped, reverse=True):
         body = [_dedent(line, indent) for line in lines[first + 1 : last + 1]]
         lines[first : last + 1] = body
-    result = "".join(lines)
-    try:
-        ast.parse(result)
-    except (SyntaxError, ValueError):
-        return source, []
-    return result, changed
+    return _if_parses(source, "".join(lines), changed)
 
 
 def _disabled_capture(node: ast.AST) -> str | None:
