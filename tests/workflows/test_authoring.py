@@ -361,36 +361,42 @@ def test_a_criterion_the_document_repairs_miss_is_rewritten_on_its_own(project: 
     assert result.findings == 0 and result.notices == []
 
 
-def test_a_function_the_request_names_must_be_covered_by_a_criterion(project: Path) -> None:
+def test_a_function_the_request_names_gets_a_requirement_when_no_criterion_names_it(
+    project: Path,
+) -> None:
     covered = copy.deepcopy(REQUIREMENTS)
     covered["requirements"][0]["criteria"][0] = (
         "WHEN save_note is given a text, THE Note_Service SHALL store the note with its "
         "creation time"
     )
     script = Script()
-    script.answers["requirements"] = [REQUIREMENTS, covered]
-    request = "Add notes: save_note(text) in notes/store.py stores one, and list_notes() lists them"
+    script.answers["requirements"] = covered
+    request = (
+        "Add notes: save_note(text) in notes/store.py stores one, and list_notes() returns "
+        "them newest first."
+    )
 
-    result = run(create_spec, project, request, model=script.model(), settings=Settings(),
-                 repairs=1)  # fmt: skip
+    result = new(project, script, request)
 
-    first, repair = script.requests("requirements")
+    [first] = script.requests("requirements")  # no repair is asked for
     assert (
         "## Must cover\n\nThe request names save_note(text), list_notes(), notes/store.py. "
         "Write criteria that name each of them" in first.text
     )
-    # Both functions are missing from the first answer; the repair names each.
-    for signature, name in (("save_note(text)", "save_note"), ("list_notes()", "list_notes")):
-        assert (
-            f"The request names {signature}, but no acceptance criterion names {name}"
-            in repair.text
-        )
-    text = (result.folder / "requirements.md").read_text()
-    assert "WHEN save_note is given a text" in text
-    # list_notes is still not named after the one repair: the document is written with a
-    # notice, and no criterion is invented for it.
-    assert "list_notes" not in text
-    assert any("problems the model did not fix" in notice for notice in result.notices)
+    written = parse_requirements((result.folder / "requirements.md").read_text())
+    # save_note is covered by the model's own criterion; list_notes gets the request's words.
+    assert [r.title for r in written.requirements][-2:] == ["Delete notes", "list_notes()"]
+    added = written.requirements[-1]
+    assert added.id == "4" and [c.text for c in added.criteria] == [
+        "WHEN list_notes() is called, THE list_notes function SHALL return them newest first"
+    ]
+    assert added.story_parts() == ("user", "list_notes() to return them newest first",
+                                   "the tool does what I asked for")  # fmt: skip
+    assert lint_criteria(written.criteria(), "requirements.md") == []
+    assert result.notices == [
+        "no criterion named list_notes(), which the request names: requirement(s) 4 say what "
+        "the request says of them, in its own words"
+    ]
 
 
 def test_a_request_that_names_no_function_gets_no_coverage_part(project: Path) -> None:

@@ -117,7 +117,8 @@ def test_a_plan_chained_task_to_task_is_read_as_its_order() -> None:
             TaskDraft(title="Implement wordcount.py tool", requirements=["1.1", "1.2"]),
             TaskDraft(title="Implement count_words function", requirements=["1.1"],
                       depends_on=[1]),
-            TaskDraft(title="Implement main function", requirements=["1.2"], depends_on=[2]),
+            TaskDraft(title="Implement main function", requirements=["1.2"],
+                      depends_on=[2, 2, 3]),  # the same, written twice and with itself
             TaskDraft(title="Write unit tests for count_words function", requirements=["1.2"],
                       depends_on=[3]),
             TaskDraft(title="Write unit tests for the sorting", requirements=["1.2"],

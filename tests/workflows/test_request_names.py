@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from specloom.workflows.authoring_schemas import RequirementDraft, RequirementsDraft
 from specloom.workflows.request_names import (
     NamedFunction,
     must_cover,
     named_files,
     named_functions,
     plan_note,
+    request_clause,
     uncovered,
+    with_named_functions,
 )
 
 DEMO_REQUEST = (
@@ -76,3 +79,59 @@ def test_the_plan_is_asked_for_a_code_task_per_named_function() -> None:
         "the criteria about it."
     )
     assert plan_note("Change wordcount.py to sort by count") is None
+
+
+def test_what_the_request_says_of_a_function_is_read_as_words_after_shall() -> None:
+    count_words, main = named_functions(DEMO_REQUEST)
+    assert request_clause(DEMO_REQUEST, count_words) == (
+        "return how many times each word occurs, words compared case-insensitively"
+    )
+    assert request_clause(DEMO_REQUEST, main) == (
+        "print each word of a text file with its count, most frequent first"
+    )
+    cases = {
+        "sort(items) sorts items by key and the tool does more": "sort items by key",
+        "load() fixes it; save(a) does it": "fix it",
+        "g(x) copies x: fast": "copy x",
+        "f(x) matches the header. Then more": "match the header",
+        "f(x) passes the test, and whose g(y) is new": "pass the test",
+    }
+    for request, clause in cases.items():
+        assert request_clause(request, named_functions(request)[0]) == clause, request
+    # No verb in the third person after the signature: nothing to say.
+    for request in (
+        "Add parse(x) that reads the header",
+        "count(x), which is nice",
+        "f(x) returns",
+        "f(x) process the file",
+    ):
+        assert request_clause(request, named_functions(request)[0]) is None, request  # fmt: skip
+
+
+def test_functions_no_criterion_names_get_a_requirement_in_the_request_s_words() -> None:
+    draft = RequirementsDraft(
+        introduction="Counts words.",
+        requirements=[
+            RequirementDraft(
+                title="Output files",
+                user_story="As a user, I want an output file, so that I keep the counts.",
+                criteria=["WHEN a path is given, THE Tool SHALL write the counts to it"],
+            )
+        ],
+    )
+
+    added = with_named_functions(draft, DEMO_REQUEST)
+
+    assert added == ["count_words(text)", "main(path)"]
+    assert [r.title for r in draft.requirements] == [
+        "Output files", "count_words(text)", "main(path)"]  # fmt: skip
+    assert draft.requirements[2].criteria == [
+        "WHEN main(path) is called, THE main function SHALL print each word of a text file "
+        "with its count, most frequent first"
+    ]
+    assert draft.requirements[1].user_story.startswith(
+        "As a user, I want count_words(text) to return how many times each word occurs"
+    )
+    assert with_named_functions(draft, DEMO_REQUEST) == []  # covered now
+    # A function the request says nothing usable about gets nothing.
+    assert with_named_functions(draft, "Also add parse(x) for the header") == []

@@ -99,7 +99,7 @@ def test_the_scaffold_imports_the_real_functions_that_return_values(tmp_path: Pa
         "def main():\n    show(count_words(read_text(sys.argv[1])))\n"
     )
     scaffold = scaffold_for(tmp_path, "src/wc/core.py", ["1.1", "2.3"])
-    # read_text takes a path: the first test makes its input file.
+    # read_text takes a path: its test makes the input file; count_words takes text.
     assert scaffold == (
         "from wc.core import read_text, count_words\n"
         "# show() prints its result and returns None: check what it prints with "
@@ -108,7 +108,10 @@ def test_the_scaffold_imports_the_real_functions_that_return_values(tmp_path: Pa
         '    """Validates: Requirements 1.1, 2.3"""\n'
         '    source = tmp_path / "input.txt"\n'
         "    source.write_text(...)\n"
-        "    assert read_text(source) == ...\n"
+        "    assert read_text(source) == ...\n\n\n"
+        "def test_count_words():\n"
+        '    """Validates: Requirements 1.1, 2.3"""\n'
+        "    assert count_words(...) == ...\n"
     )
     compile(scaffold, "scaffold.py", "exec")  # the start of a real Python file
 
@@ -190,7 +193,9 @@ async def test_the_tests_are_written_against_the_code_just_written(project: Path
     assert tests_prompt.rstrip().endswith(
         "tests/test_calc.py\n```python\nfrom calc import add, render_report\n\n\n"
         'def test_add():\n    """Validates: Requirements 1.2"""\n'
-        "    assert add(...) == ...\n```"
+        "    assert add(...) == ...\n\n\n"
+        'def test_render_report():\n    """Validates: Requirements 1.2"""\n'
+        "    assert render_report(...) == ...\n```"
     )
     # Verification runs once, after both steps.
     assert [check["passed"] for check in verifications(events)] == [True]
@@ -315,7 +320,9 @@ async def test_tests_that_fail_their_own_assertions_are_written_again_against_th
     assert retry.rstrip().endswith(
         "tests/test_calc.py\n```python\nfrom calc import add, render_report\n\n\n"
         'def test_add():\n    """Validates: Requirements 1.2"""\n'
-        "    assert add(...) == ...\n```"
+        "    assert add(...) == ...\n\n\n"
+        'def test_render_report():\n    """Validates: Requirements 1.2"""\n'
+        "    assert render_report(...) == ...\n```"
     )
     # The code was not set aside: the retry shows it as the first attempt wrote it, and not
     # the failed tests (a small model copies a file it is shown).

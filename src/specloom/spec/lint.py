@@ -113,6 +113,7 @@ _VAGUE_WORD = re.compile(
     re.IGNORECASE,
 )
 _BOUNDED = re.compile(r"\s*[(:,]?\s*(?:within|under|below|at|of|in|<=?|≤|~)?\s*\d")
+_HOW = re.compile(r"\bhow\s+$", re.IGNORECASE)
 _AND_OR = re.compile(r"\band\s*/\s*or\b", re.IGNORECASE)
 _WORD_BEFORE = re.compile(r"([\w`'\"\-.]*\w[`'\"]?)\s*$")
 _WORD_AFTER = re.compile(r"\s*([`'\"]?\w[\w`'\"\-]*(?:\.\w+)*)")
@@ -326,6 +327,8 @@ def _vague_words(criterion: Criterion, file: str, masked: str) -> list[Finding]:
         word = match.group()
         if word[:4].lower() == "real" and _BOUNDED.match(masked, match.end()):
             continue
+        if word.lower() == "many" and _HOW.search(masked, 0, match.start()):
+            continue  # "how many times each word occurs" asks for a count
         if word.lower() == "etc" and masked[match.end() : match.end() + 1] == ".":
             word = "etc."
         message = (

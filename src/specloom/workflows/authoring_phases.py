@@ -68,7 +68,7 @@ from specloom.workflows.authoring_schemas import (
     without_repeated_criteria,
 )
 from specloom.workflows.plan_tidy import complete_plan, tidy_plan
-from specloom.workflows.request_names import must_cover, plan_note
+from specloom.workflows.request_names import must_cover, plan_note, with_named_functions
 from specloom.workflows.spec_state import SpecState
 
 __all__ = ["CONTEXT_CHARS", "DEFAULT_PROMPT_CHARS", "DocumentWriter", "Progress", "generate_phase"]
@@ -341,6 +341,14 @@ async def _requirements(
             draft
         ):
             writer.notices.append(_leftover("requirements document", writer.repairs))
+    added = with_named_functions(draft, state.request)
+    if added:
+        first = len(draft.requirements) - len(added) + 1
+        writer.notices.append(
+            f"no criterion named {', '.join(added)}, which the request names: requirement(s) "
+            f"{first}{'' if len(added) == 1 else f'-{len(draft.requirements)}'} say what the "
+            "request says of them, in its own words"
+        )
     document = requirements_document(draft, previous if feedback else None)
     out = {"requirements.md": render_requirements(document)}
     if state.workflow == "design-first" and design_text is not None:

@@ -11,8 +11,7 @@ How a checked answer becomes a Kiro-style document is
 ``specloom.workflows.authoring_documents``'s job.
 
 May import: the standard library, pydantic, ``specloom.errors``, ``specloom.spec`` and
-``specloom.workflows.authoring_prompts`` (its worked examples) and
-``specloom.workflows.request_names`` (the functions a request names).
+``specloom.workflows.authoring_prompts`` (its worked examples).
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from specloom.spec.requirements import Criterion, Requirement
 from specloom.spec.similarity import normalize
 from specloom.spec.tasks import Status, Task, TasksDocument
 from specloom.workflows.authoring_prompts import EARS_EXAMPLES
-from specloom.workflows.request_names import uncovered
 
 __all__ = [
     "TEST_KINDS",
@@ -549,12 +547,7 @@ def requirements_check(
             f"{describe(criterion.id)} {_quote(criterion.text)}: {message}"
             for message, criterion in zip(*_copied_examples(criteria, request), strict=True)
         ]
-        missing = [
-            f"The request names {function.signature}, but no acceptance criterion names "
-            f"{function.short}: add a criterion that names it and says what it SHALL do."
-            for function in uncovered(request, (criterion.text for criterion in criteria))
-        ]
-        return _limit(_lint_problems(criteria, describe) + copied + missing)
+        return _limit(_lint_problems(criteria, describe) + copied)
 
     return check
 

@@ -142,9 +142,11 @@ def unchain_order(draft: TasksDraft) -> list[str]:
     count_words"), else on those citing one of its criteria, else on every earlier code task.
     One line for the user, or none when the plan is no such chain."""
     tasks = draft.tasks
-    if len(tasks) < _CHAIN_MIN or tasks[0].depends_on:
-        return []
-    if any(task.depends_on != [number] for number, task in enumerate(tasks[1:], start=1)):
+    # Written twice or naming the task itself, a dependency still says the same.
+    if len(tasks) < _CHAIN_MIN or any(
+        set(task.depends_on) - {number} != ({number - 1} if number > 1 else set())
+        for number, task in enumerate(tasks, start=1)
+    ):
         return []
     for number, task in enumerate(tasks, start=1):
         if task.kind not in TEST_KINDS:

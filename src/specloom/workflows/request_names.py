@@ -5,10 +5,12 @@ A small model asked for "a tool whose count_words(text) returns how many times e
 occurs" can write requirements about output files and several input files and never name
 ``count_words``; the tests written later from those requirements then call functions nobody
 asked for. The prompts list the named functions as what the requirements must cover (and the
-plan as its code tasks), and the requirements check asks for a criterion naming each one that
-none names.
+plan as its code tasks), and a named function no criterion names after the model's answer
+gets a requirement of its own in the request's own words (``with_named_functions``: "WHEN
+count_words(text) is called, THE count_words function SHALL return how many times each word
+occurs").
 
-May import: the standard library.
+May import: the standard library and ``specloom.workflows.authoring_schemas``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from specloom.workflows.authoring_schemas import RequirementDraft, RequirementsDraft
+
 __all__ = [
     "NamedFunction",
     "must_cover",
     "named_files",
     "named_functions",
     "plan_note",
+    "request_clause",
     "uncovered",
+    "with_named_functions",
 ]
 
 # A name, dotted or not, right before a parenthesised parameter list: "count_words(text)",
@@ -84,6 +90,44 @@ def _split(parameters: str) -> list[str]:
     return [*parts, parameters[start:]]
 
 
+# What ends the words said of a function: the next clause or sentence.
+_CLAUSE_END = re.compile(r"[.;:!?](?:\s|$)|,?\s+and\s+(?:whose|which|its|a|an|the)\b|\s+whose\b")
+_IRREGULAR = {"has": "have", "does": "do", "goes": "go", "is": "be"}
+
+
+def _base_form(verb: str) -> str | None:
+    """The base form of a verb in the third person ("returns" -> "return", "matches" ->
+    "match", "copies" -> "copy"), or ``None`` for a word that is not one."""
+    if verb in _IRREGULAR:
+        return _IRREGULAR[verb]
+    if not (verb.isalpha() and verb.islower() and verb.endswith("s")) or verb.endswith("ss"):
+        return None
+    if verb.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return verb[:-2]
+    if verb.endswith("ies") and len(verb) > 4:
+        return verb[:-3] + "y"
+    return verb[:-1]
+
+
+def request_clause(request: str, function: NamedFunction) -> str | None:
+    """What ``request`` says ``function`` does, as words that follow "SHALL": the clause
+    after its signature, its verb put in the base form ("count_words(text) returns how
+    many times each word occurs" gives "return how many times each word occurs"); ``None``
+    when no verb in the third person follows the signature."""
+    at = request.find(function.signature.split("(", 1)[0] + "(")
+    if at < 0:
+        return None
+    close = request.find(")", at)
+    rest = request[close + 1 :].strip()
+    following = [m.start() for m in _CALL.finditer(rest)]
+    if following:
+        rest = rest[: following[0]]
+    end = _CLAUSE_END.search(rest)
+    words = (rest[: end.start()] if end else rest).strip().rstrip(",").split()
+    verb = _base_form(words[0]) if len(words) >= 2 else None
+    return " ".join([verb, *words[1:]]) if verb is not None else None
+
+
 def named_files(request: str) -> list[str]:
     """The file names ``request`` spells out (``wordcount.py``), in order, each once."""
     return list(dict.fromkeys(match.group(1) for match in _FILE.finditer(request)))
@@ -125,3 +169,31 @@ def uncovered(request: str, texts: Iterable[str]) -> list[NamedFunction]:
         for function in named_functions(request)
         if not re.search(rf"(?<![\w]){re.escape(function.short)}(?![\w])", joined, re.IGNORECASE)
     ]
+
+
+def with_named_functions(draft: RequirementsDraft, request: str) -> list[str]:
+    """Give ``draft`` (in place) a requirement for each function ``request`` names that no
+    criterion names, in the request's own words (``request_clause``); a function the request
+    says nothing about in a form a criterion can take is left alone. Returns the signatures
+    of the functions given one."""
+    criteria = [text for requirement in draft.requirements for text in requirement.criteria]
+    added: list[str] = []
+    for function in uncovered(request, criteria):
+        clause = request_clause(request, function)
+        if clause is None:
+            continue
+        draft.requirements.append(
+            RequirementDraft.model_construct(
+                title=function.signature,
+                user_story=(
+                    f"As a user, I want {function.signature} to {clause}, so that the tool "
+                    "does what I asked for."
+                ),
+                criteria=[
+                    f"WHEN {function.signature} is called, THE {function.short} function "
+                    f"SHALL {clause}"
+                ],
+            )
+        )
+        added.append(function.signature)
+    return added

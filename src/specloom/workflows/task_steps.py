@@ -154,9 +154,10 @@ def step_ask(
 def scaffold_for(workdir: Path, module_path: str, requirements: Sequence[str]) -> str | None:
     """The start of a test file for ``module_path``: its functions that return a value
     imported by name, a comment naming each function that prints its result and returns
-    nothing (test what it prints), and a first test of the first function, tagged with
-    ``requirements`` (it writes the input file in ``tmp_path`` when the function's first
-    parameter is a path; it reads what was printed when the function only prints).
+    nothing (test what it prints), and a first test of each function imported, tagged with
+    ``requirements`` (``_first_test``: it writes the input file in ``tmp_path`` when the
+    function's first parameter is a path; it reads what was printed when the function only
+    prints).
 
     ``None`` when the module cannot be read or parsed, or defines no public function.
     """
@@ -177,7 +178,6 @@ def scaffold_for(workdir: Path, module_path: str, requirements: Sequence[str]) -
     chosen = ([node for node in public if _returns_value(node)] or public)[:_SCAFFOLD_FUNCTIONS]
     if not chosen:
         return None
-    first = chosen[0].name
     tag = f"Validates: Requirements {', '.join(requirements)}" if requirements else None
     docstring = f'    """{tag}"""\n' if tag else ""
     # A small model compares a printing function's return value (None) with its output.
@@ -188,20 +188,29 @@ def scaffold_for(workdir: Path, module_path: str, requirements: Sequence[str]) -
         for name in printing
     )
     head = f"from {module} import {', '.join(node.name for node in chosen)}\n{notes}\n\n"
-    if _only_prints(chosen[0]):
+    # A first test for each function, in the shape its input takes: a small model given one
+    # test that writes a file copies that for every function, text-taking ones too.
+    return head + "\n\n".join(_first_test(node, docstring) for node in chosen)
+
+
+def _first_test(node: ast.FunctionDef | ast.AsyncFunctionDef, docstring: str) -> str:
+    """The start of a test of one function: what it prints when it only prints, the file it
+    reads made in ``tmp_path`` when it takes a path, else the value it returns."""
+    name = node.name
+    if _only_prints(node):
         return (
-            f"{head}def test_{first}(capsys):\n{docstring}    {first}(...)\n"
+            f"def test_{name}(capsys):\n{docstring}    {name}(...)\n"
             "    assert capsys.readouterr().out == ...\n"
         )
-    if not _takes_path(chosen[0]):
-        return f"{head}def test_{first}():\n{docstring}    assert {first}(...) == ...\n"
+    if not _takes_path(node):
+        return f"def test_{name}():\n{docstring}    assert {name}(...) == ...\n"
     # A function that reads a file: the test makes the file (small models otherwise point
     # it at files that do not exist).
     return (
-        f"{head}def test_{first}(tmp_path):\n{docstring}"
+        f"def test_{name}(tmp_path):\n{docstring}"
         f'    source = tmp_path / "input.txt"\n'
         f"    source.write_text(...)\n"
-        f"    assert {first}(source) == ...\n"
+        f"    assert {name}(source) == ...\n"
     )
 
 
