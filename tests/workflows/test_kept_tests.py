@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from specloom.agent.whole_files import FileBlock
-from specloom.workflows.kept_tests import keep_passing, with_passing_tests
+from specloom.workflows.kept_tests import keep_earlier, keep_passing, with_passing_tests
 from specloom.workflows.verify import failed_test_names
 
 OLD = '''\
@@ -93,6 +93,28 @@ def test_the_edit_changes_only_its_file_and_says_what_it_kept() -> None:
     assert block.path == "tests/test_wc.py" and block.line == 3
     assert "def test_read(sample)" in block.content and "def test_blank" not in block.content
     assert note == "Kept the 2 test(s) that passed before: test_count_words, test_read."
+
+
+def test_a_task_keeps_the_tests_earlier_tasks_wrote_and_its_own_win_by_name() -> None:
+    edit = keep_earlier("tests/test_wc.py", OLD)
+
+    block, note = edit(FileBlock("tests/test_wc.py", NEW, 1))
+
+    # The answer's own test_count_words and test_empty_file stay; the others come back.
+    assert note == "Kept the 2 test(s) earlier tasks wrote: test_blank, test_read."
+    assert '{"y": 1}' in block.content and "empty.write_text" in block.content
+    assert "def test_blank(text):" in block.content and "def test_read(sample):" in block.content
+    assert block.content.count("def test_count_words") == 1
+    compile(block.content, "test_wc.py", "exec")
+    other = FileBlock("wordcount.py", "x = 1\n", 1)
+    assert edit(other) == (other, "")
+    # Nothing to keep: an answer holding every earlier test, or one that does not parse.
+    assert edit(FileBlock("tests/test_wc.py", OLD, 1)) == (
+        FileBlock("tests/test_wc.py", OLD, 1),
+        "",
+    )
+    broken = FileBlock("tests/test_wc.py", "def test_x(:\n", 1)
+    assert edit(broken) == (broken, "")
 
 
 def test_failed_test_names_come_from_real_pytest_output(tmp_path: Path) -> None:

@@ -173,6 +173,28 @@ NEW_TESTS = text(
 )
 
 
+async def test_a_task_keeps_the_tests_earlier_tasks_wrote(project: Path) -> None:
+    # The answer writes the test file anew with only this task's test: test_add, which an
+    # earlier task wrote, comes back (and still passes against the fixed code).
+    only_new = text(
+        "tests/test_calc.py\n```python\nfrom calc import render_report\n\n\n"
+        "def test_render_report():\n    assert render_report([1, 2]) == '1\\n2'\n```\n"
+    )
+    script = Script([answer_with(FIXED), only_new])
+
+    outcome, events = await execute(project, script)
+
+    assert outcome.ok, outcome.reason
+    written = (project / "tests" / "test_calc.py").read_text()
+    assert "def test_render_report():" in written
+    assert (
+        'def test_add():\n    """Validates: Requirements 1.2"""\n    assert add(2, 3) == 5'
+        in written
+    )
+    assert "from calc import add\n" in written
+    assert [check["passed"] for check in verifications(events)] == [True]
+
+
 async def test_the_tests_are_written_against_the_code_just_written(project: Path) -> None:
     script = Script([answer_with(FIXED), NEW_TESTS])
     watched = Watched(script)

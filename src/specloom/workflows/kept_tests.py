@@ -8,6 +8,11 @@ passed back into the answer's file as they were, with what they need from the ol
 imports, and the helpers, fixtures and constants they use that the new file lacks), before
 the file is written, so the write is checkpointed and recorded like any other.
 
+A task that writes a test file earlier tasks wrote keeps their tests the same way
+(``keep_earlier``): a small model writes the file anew with only its own tests, and the
+earlier tasks' tests would go unnoticed; a test the answer writes again under the same name
+is the answer's.
+
 Only top-level test functions are kept (a test class is left to the answer). A file either
 version of which does not parse is written as the answer has it.
 
@@ -22,7 +27,7 @@ from collections.abc import Callable, Collection
 from specloom.agent.missing_imports import after_imports
 from specloom.agent.whole_files import FileBlock
 
-__all__ = ["keep_passing", "with_passing_tests"]
+__all__ = ["keep_earlier", "keep_passing", "with_passing_tests"]
 
 _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 _Statement = _Definition | ast.Assign | ast.AnnAssign
@@ -41,6 +46,27 @@ def keep_passing(
         if not kept:
             return block, ""
         note = f"Kept the {len(kept)} test(s) that passed before: {', '.join(kept)}."
+        return FileBlock(block.path, content, block.line), note
+
+    return edit
+
+
+def keep_earlier(path: str, old: str) -> Callable[[FileBlock], tuple[FileBlock, str]]:
+    """An edit for the answer's blocks: the block of ``path`` gets back the tests of ``old``
+    (the file as the task found it) that it lacks; one it defines again stays its own."""
+
+    def edit(block: FileBlock) -> tuple[FileBlock, str]:
+        if block.path != path:
+            return block, ""
+        try:
+            tree = ast.parse(block.content)
+        except (SyntaxError, ValueError):
+            return block, ""
+        own = {node.name for node in tree.body if isinstance(node, _Definition)}
+        content, kept = with_passing_tests(block.content, old, own)
+        if not kept:
+            return block, ""
+        note = f"Kept the {len(kept)} test(s) earlier tasks wrote: {', '.join(kept)}."
         return FileBlock(block.path, content, block.line), note
 
     return edit

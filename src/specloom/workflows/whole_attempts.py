@@ -8,7 +8,8 @@ No conversation is carried over between attempts: each sees the files as they ar
 When every test that failed stopped on an assertion of its own (the code ran and returned a
 value the test did not expect), the retry keeps the code and asks for its tests again with
 the failure in view (``tests_again``): a small model's code is right far more often than the
-values its tests expect, and rewriting both would trade one for the other.
+values its tests expect, and rewriting both would trade one for the other. A test file that
+earlier tasks wrote keeps their tests when this task writes it again (``kept_tests``).
 
 ``restore_start`` puts the project back as it was before the task (the failed files are
 kept in a checkpoint) when the task has its folder to itself: before a retry
@@ -34,7 +35,7 @@ from specloom.agent.checkpoints import CheckpointStore
 from specloom.agent.missing_imports import is_test_file
 from specloom.agent.whole_files import BlockEdit, FileBlock
 from specloom.errors import CheckpointError
-from specloom.workflows.kept_tests import keep_passing
+from specloom.workflows.kept_tests import keep_earlier, keep_passing
 from specloom.workflows.task_files import (
     ShownFiles,
     likely_files,
@@ -111,6 +112,9 @@ class WholeFileAttempts:
     failed_tests: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
     """For a tests-only retry: each test file that failed, as it was, and the names of its
     tests that failed (the others are kept when it is written again, ``kept_tests``)."""
+    found: dict[str, str] | None = None
+    """The task's test files as the task found them (written by earlier tasks): their tests
+    are kept when the task writes the file again (``kept_tests.keep_earlier``)."""
 
     def tests_again(self, verification: Verification) -> list[str]:
         """The code a retry keeps, asking only for its tests again: the code the last
@@ -151,6 +155,13 @@ class WholeFileAttempts:
         # A task that names no file works on those its criteria and design name.
         likely = likely_files(workdir, self.touched or paths_in(task_text), files)
         modules, tests = split_likely(likely)
+        if self.found is None:
+            self.found = {}
+            for path in tests:
+                try:
+                    self.found[path] = (workdir / path).read_text("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
         if tests_of and tests:
             steps: Sequence[Step] = ("tests",)
             self.notice(f"keeping {', '.join(tests_of)}: writing its tests again")
@@ -191,7 +202,9 @@ class WholeFileAttempts:
                 notes=notes,
                 ask=ask,
             )
-            edit = self._keeping(self.failed_tests) if tests_of and step == "tests" else None
+            edit = None
+            if step == "tests":
+                edit = self._keeping(self.failed_tests) if tests_of else self._earlier(tests)
             result = await self._run(message, with_files(context, files), wider=bool(tests_of),
                                      edit=edit)  # fmt: skip
             results.append(result)
@@ -219,18 +232,15 @@ class WholeFileAttempts:
     @staticmethod
     def _keeping(failed_tests: dict[str, tuple[str, set[str]]]) -> BlockEdit | None:
         """The edit that keeps the tests that passed in each test file written again."""
-        edits = [keep_passing(path, old, failed) for path, (old, failed) in failed_tests.items()]
-        if not edits:
-            return None
+        return _chained(
+            [keep_passing(path, old, failed) for path, (old, failed) in failed_tests.items()]
+        )
 
-        def edit(block: FileBlock) -> tuple[FileBlock, str]:
-            notes = []
-            for one in edits:
-                block, note = one(block)
-                notes.append(note)
-            return block, " ".join(note for note in notes if note)
-
-        return edit
+    def _earlier(self, tests: Sequence[str]) -> BlockEdit | None:
+        """The edit that keeps, in each test file earlier tasks wrote, their tests."""
+        found = self.found or {}
+        edits = [keep_earlier(path, found[path]) for path in tests if path in found]
+        return _chained(edits)
 
     def files(
         self,
@@ -292,3 +302,18 @@ async def set_aside(
         reason=f"{outcome.reason} (its files were set aside; `specloom checkpoint "
         f"restore {kept}` brings them back)",
     )
+
+
+def _chained(edits: Sequence[BlockEdit]) -> BlockEdit | None:
+    """One edit applying ``edits`` in turn (their notes joined), ``None`` for none."""
+    if not edits:
+        return None
+
+    def edit(block: FileBlock) -> tuple[FileBlock, str]:
+        notes = []
+        for one in edits:
+            block, note = one(block)
+            notes.append(note)
+        return block, " ".join(note for note in notes if note)
+
+    return edit
