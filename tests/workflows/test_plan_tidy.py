@@ -153,3 +153,20 @@ def test_real_dependencies_and_short_chains_are_kept() -> None:
         before = [list(task.depends_on) for task in kept.tasks]
         assert not any("one before it" in change for change in tidy_plan(kept))
         assert [task.depends_on for task in kept.tasks] == before
+
+
+def test_a_chained_plan_without_tests_is_read_as_order_before_its_test_task_is_added() -> None:
+    draft = TasksDraft(
+        tasks=[
+            TaskDraft(title="Read the file", requirements=["1.1"]),
+            TaskDraft(title="Ignore case", requirements=["1.1"], depends_on=[1]),
+            TaskDraft(title="Sort by frequency", requirements=["1.2"], depends_on=[2]),
+        ]
+    )
+
+    completed, changes = complete_plan(draft, CRITERIA, {})
+
+    assert [task.depends_on for task in completed.tasks] == [[], [], [], [1, 2, 3]]
+    assert completed.tasks[3].kind == "unit-test"
+    assert changes[0].startswith("every task depended on the one before it")
+    assert changes[1] == "task 4: added, a unit-test task for every criterion"

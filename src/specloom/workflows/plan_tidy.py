@@ -263,6 +263,9 @@ def complete_plan(
         task.requirements = sorted(chosen, key=ids.index)
         cited.update(chosen)
         changes.append(f"task {number}: cited {', '.join(task.requirements)} by its wording")
+    # Before a test task is added: it would depend on every code task, and the chain
+    # would no longer read as one.
+    changes += unchain_order(TasksDraft.model_construct(tasks=tasks))
     if ids and not any(task.kind in TEST_KINDS for task in tasks):
         code = [n for n, task in enumerate(tasks, start=1) if task.kind == "code"]
         # Built without validation: the schema's list caps bound what the model writes
@@ -280,4 +283,4 @@ def complete_plan(
         )
         changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
     plan = TasksDraft.model_construct(tasks=tasks)
-    return plan, changes + without_repeats(plan) + unchain_order(plan) + unchain_tests(plan)
+    return plan, changes + without_repeats(plan) + unchain_tests(plan)
