@@ -95,9 +95,13 @@ def test_what_the_request_says_of_a_function_is_read_as_words_after_shall() -> N
         "g(x) copies x: fast": "copy x",
         "f(x) matches the header. Then more": "match the header",
         "f(x) passes the test, and whose g(y) is new": "pass the test",
+        "recount(a) is old; count(x) counts x. Done": "be old",
     }
     for request, clause in cases.items():
         assert request_clause(request, named_functions(request)[0]) == clause, request
+    # The clause of the function itself, not of one whose name ends the same way.
+    request = "recount(a) is old; count(x) counts x. Done"
+    assert request_clause(request, named_functions(request)[1]) == "count x"
     # No verb in the third person after the signature: nothing to say.
     for request in (
         "Add parse(x) that reads the header",

@@ -114,11 +114,10 @@ def request_clause(request: str, function: NamedFunction) -> str | None:
     after its signature, its verb put in the base form ("count_words(text) returns how
     many times each word occurs" gives "return how many times each word occurs"); ``None``
     when no verb in the third person follows the signature."""
-    at = request.find(function.signature.split("(", 1)[0] + "(")
-    if at < 0:
+    named = next((m for m in _CALL.finditer(request) if m.group(1) == function.name), None)
+    if named is None:
         return None
-    close = request.find(")", at)
-    rest = request[close + 1 :].strip()
+    rest = request[named.end() :].strip()
     following = [m.start() for m in _CALL.finditer(rest)]
     if following:
         rest = rest[: following[0]]
