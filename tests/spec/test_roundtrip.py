@@ -177,6 +177,27 @@ def test_generated_tasks_render_and_parse_back(document: TasksDocument) -> None:
     assert render_tasks(parsed) == text
 
 
+@given(task_documents())
+def test_a_plan_of_independent_tasks_stays_independent(document: TasksDocument) -> None:
+    from specloom.spec.graph import TaskGraph
+
+    for task in document.tasks:
+        task.depends_on = []
+    ordered = TaskGraph(parse_tasks(render_tasks(document)))
+    text = render_tasks(document, unordered=True)
+    graph = TaskGraph(parse_tasks(text))
+
+    assert "_Depends on:" not in text
+    assert all(graph.dependencies(leaf) == [] for leaf in graph.leaves)
+    assert graph.waves() == ([list(graph.leaves)] if graph.leaves else [])
+    assert graph.leaves == ordered.leaves
+    # Stated dependencies are written whatever ``unordered`` says.
+    leaves = [task for task in document.tasks if not task.children]
+    if len(leaves) > 1:
+        leaves[-1].depends_on = [leaves[0].id]
+        assert render_tasks(document, unordered=True) == render_tasks(document)
+
+
 def test_new_bugfix_and_design_documents_render_in_kiro_layout_and_parse_back() -> None:
     from specloom.spec.bugfix import BugCondition, BugfixDocument, render_bugfix
     from specloom.spec.design import Property, render_design

@@ -1079,7 +1079,8 @@ def test_a_plan_missing_its_bookkeeping_is_completed_mechanically() -> None:
     assert third.kind == "unit-test"  # a property test naming no property; 7.7 dropped
     assert third.requirements and "7.7" not in third.requirements
     assert draft.tasks[0].requirements == []  # the model's answer itself is not changed
-    assert len(changes) == 5
+    assert third.depends_on == [1, 2]  # a test task waits for the code before it
+    assert len(changes) == 6
     only_code = TasksDraft(tasks=[TaskDraft(title="Count each word", requirements=["1.1"])])
     completed, changes = complete_plan(only_code, criteria, {})
     code, added = completed.tasks

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from specloom.spec.tasks import is_test_title
+from pathlib import Path
+
+import anyio
+
+from specloom.settings import Settings
+from specloom.spec.graph import TaskGraph
+from specloom.spec.tasks import is_test_title, parse_tasks
+from specloom.workflows.authoring import create_spec
 from specloom.workflows.authoring_schemas import TaskDraft, TasksDraft, tasks_check
 from specloom.workflows.plan_tidy import complete_plan, tidy_plan, without_non_tasks
 
@@ -170,3 +177,34 @@ def test_a_chained_plan_without_tests_is_read_as_order_before_its_test_task_is_a
     assert completed.tasks[3].kind == "unit-test"
     assert changes[0].startswith("every task depended on the one before it")
     assert changes[1] == "task 4: added, a unit-test task for every criterion"
+
+
+def test_a_written_plan_that_states_no_dependencies_has_independent_tasks(tmp_path: Path) -> None:
+    # The embedded model's plan: six tasks and no depends_on at all. Written in document
+    # order, one failed task skipped every later one.
+    from tests.workflows.test_authoring import Script
+
+    script = Script()
+    script.answers["tasks"] = {
+        "tasks": [
+            {"title": "Implement the Note_Service", "requirements": ["1.1", "1.2"]},
+            {"title": "List the notes", "requirements": ["2.1"]},
+            {"title": "Delete notes", "requirements": ["3.1"]},
+            {"title": "Write unit tests for listing", "requirements": ["2.1"],
+             "kind": "unit-test"},
+        ]
+    }  # fmt: skip
+    root = tmp_path / "project"
+    (root / ".kiro" / "specs").mkdir(parents=True)
+
+    model = script.model()
+    result = anyio.run(
+        lambda: create_spec(root, "Add notes", model=model, settings=Settings(), kind="quick")
+    )
+
+    graph = TaskGraph(parse_tasks((result.folder / "tasks.md").read_text()))
+    # The code tasks are independent; the test task waits for the code it tests.
+    assert [graph.dependencies(leaf) for leaf in graph.leaves] == [[], [], [], ["2"]]
+    assert graph.waves() == [["1", "2", "3"], ["4"]]
+    [notice] = [n for n in result.notices if "tidied mechanically" in n]
+    assert "task 4: depends on 2, the code it tests" in notice

@@ -3,7 +3,8 @@
 Every task gets a precise ``_Depends on:_`` line (what specloom schedules by) and the file ends
 with newer Kiro's ``## Task Dependency Graph`` waves block derived from those same lines, so
 Kiro can run the file too. When the plan states no dependencies at all, document order is
-written out explicitly.
+written out explicitly, or, for a plan whose tasks are independent (``unordered``), nothing
+is: one wave holds every task.
 
 May import: sibling modules of ``specloom.spec``.
 """
@@ -17,13 +18,16 @@ from specloom.spec.tasks import STATUS_CHARS, Task, TasksDocument
 __all__ = ["render_tasks"]
 
 
-def render_tasks(document: TasksDocument, *, waves: bool = True) -> str:
+def render_tasks(document: TasksDocument, *, waves: bool = True, unordered: bool = False) -> str:
     """Write ``document``'s tasks as a Kiro-style implementation plan.
 
     Args:
         document: Tasks in document order; sub-tasks name their ``parent`` and are listed
             in their parent's ``children``.
         waves: Whether to end with the ``## Task Dependency Graph`` block.
+        unordered: Whether a plan that states no dependencies has independent tasks (a
+            plan written with "dependencies only where a task needs another"): no task then
+            depends on the one before it, and the waves block is one wave.
 
     Returns:
         Markdown text ending with one newline.
@@ -35,6 +39,9 @@ def render_tasks(document: TasksDocument, *, waves: bool = True) -> str:
     graph = TaskGraph(probe)
     graph.check()
     derived = graph.source != "explicit"
+    grouped = graph.waves()
+    if unordered and graph.source == "document-order":
+        derived, grouped = False, [list(graph.leaves)]
     by_id = {task.id: task for task in document.tasks}
     out: list[str] = [f"# {document.title or 'Implementation Plan'}", ""]
     for task in document.tasks:
@@ -43,7 +50,7 @@ def render_tasks(document: TasksDocument, *, waves: bool = True) -> str:
         _write_task(out, task, by_id, graph, derived, depth=0)
         out.append("")
     if waves and graph.leaves:
-        out += ["## Task Dependency Graph", "", "```json", waves_block(graph.waves()), "```", ""]
+        out += ["## Task Dependency Graph", "", "```json", waves_block(grouped), "```", ""]
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"

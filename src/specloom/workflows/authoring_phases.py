@@ -525,7 +525,10 @@ async def _tasks(
     if changes:
         how = "completed" if salvaged else "tidied"
         writer.notices.append(f"The model's plan was {how} mechanically: {'; '.join(changes)}.")
-    return {"tasks.md": render_tasks(tasks_document(draft, criteria, properties, titles))}
+    # The plan states dependencies only where a task needs another (the instructions ask
+    # for that): a plan that states none has independent tasks, not a chain.
+    document = tasks_document(draft, criteria, properties, titles)
+    return {"tasks.md": render_tasks(document, unordered=True)}
 
 
 async def _bugfix(

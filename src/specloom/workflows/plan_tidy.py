@@ -7,8 +7,9 @@ that are no task (a small model copies a line of the repair message, "(5 more pr
 into its plan), ``without_repeats`` leaves out tasks written twice, ``test_kinds_by_title``
 makes a "code" task titled "Write unit tests for ..." a unit-test task, ``unchain_order``
 reads a plan whose every task depends on the one before as written in order (code tasks need
-nothing, test tasks the code they test), and ``unchain_tests`` makes test tasks depend on
-the code they test rather than on each other.
+nothing, test tasks the code they test), ``tests_wait_for_code`` makes a test task that
+depends on nothing wait for the code it tests, and ``unchain_tests`` makes test tasks depend
+on the code they test rather than on each other.
 Each returns one line per change, for the user.
 
 May import: the standard library, ``specloom.spec`` and
@@ -27,6 +28,7 @@ from specloom.workflows.authoring_schemas import TEST_KINDS, TaskDraft, TasksDra
 __all__ = [
     "complete_plan",
     "test_kinds_by_title",
+    "tests_wait_for_code",
     "tidy_plan",
     "unchain_order",
     "unchain_tests",
@@ -46,6 +48,7 @@ def tidy_plan(draft: TasksDraft) -> list[str]:
         + without_repeats(draft)
         + test_kinds_by_title(draft)
         + unchain_order(draft)
+        + tests_wait_for_code(draft)
         + unchain_tests(draft)
     )
 
@@ -149,18 +152,36 @@ def unchain_order(draft: TasksDraft) -> list[str]:
     ):
         return []
     for number, task in enumerate(tasks, start=1):
-        if task.kind not in TEST_KINDS:
-            task.depends_on = []
-            continue
-        code = [n for n, other in enumerate(tasks[: number - 1], start=1) if other.kind == "code"]
-        about = _subject(task.title)
-        named = [n for n in code if about & _subject(tasks[n - 1].title)]
-        cited = [n for n in code if set(task.requirements) & set(tasks[n - 1].requirements)]
-        task.depends_on = named or cited or code
+        task.depends_on = _tested_code(tasks, number) if task.kind in TEST_KINDS else []
     return [
         "every task depended on the one before it: read as the plan's order, so code tasks "
         "run in that order and each test task waits only for the code it tests"
     ]
+
+
+def tests_wait_for_code(draft: TasksDraft) -> list[str]:
+    """Make each test task of ``draft`` that depends on nothing depend on the earlier code
+    it tests (``_tested_code``), in place: a plan that states no dependencies has
+    independent tasks, but a test of code not written yet fails. One line per change."""
+    changes: list[str] = []
+    for number, task in enumerate(draft.tasks, start=1):
+        if task.kind in TEST_KINDS and not task.depends_on:
+            task.depends_on = _tested_code(draft.tasks, number)
+            if task.depends_on:
+                shown = ", ".join(map(str, task.depends_on))
+                changes.append(f"task {number}: depends on {shown}, the code it tests")
+    return changes
+
+
+def _tested_code(tasks: Sequence[TaskDraft], number: int) -> list[int]:
+    """The earlier code tasks task ``number`` tests: those its title shares a word with,
+    else those citing one of its criteria, else every earlier code task."""
+    task = tasks[number - 1]
+    code = [n for n, other in enumerate(tasks[: number - 1], start=1) if other.kind == "code"]
+    about = _subject(task.title)
+    named = [n for n in code if about & _subject(tasks[n - 1].title)]
+    cited = [n for n in code if set(task.requirements) & set(tasks[n - 1].requirements)]
+    return named or cited or code
 
 
 def _subject(title: str) -> set[str]:
@@ -283,4 +304,4 @@ def complete_plan(
         )
         changes.append(f"task {len(tasks)}: added, a unit-test task for every criterion")
     plan = TasksDraft.model_construct(tasks=tasks)
-    return plan, changes + without_repeats(plan) + unchain_tests(plan)
+    return plan, (changes + without_repeats(plan) + tests_wait_for_code(plan) + unchain_tests(plan))
