@@ -25,7 +25,7 @@ import ast
 from collections.abc import Callable, Collection
 
 from specloom.agent.missing_imports import after_imports
-from specloom.agent.whole_files import FileBlock
+from specloom.agent.whole_files import BlockEdit, FileBlock
 
 __all__ = ["keep_earlier", "keep_passing", "with_passing_tests"]
 
@@ -33,40 +33,41 @@ _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 _Statement = _Definition | ast.Assign | ast.AnnAssign
 
 
-def keep_passing(
-    path: str, old: str, failed: Collection[str]
-) -> Callable[[FileBlock], tuple[FileBlock, str]]:
+def keep_passing(path: str, old: str, failed: Collection[str]) -> BlockEdit:
     """An edit for the answer's blocks: the block of ``path`` gets the tests of ``old`` (the
     file as the last attempt wrote it) that are not in ``failed`` (test function names)."""
-
-    def edit(block: FileBlock) -> tuple[FileBlock, str]:
-        if block.path != path:
-            return block, ""
-        content, kept = with_passing_tests(block.content, old, failed)
-        if not kept:
-            return block, ""
-        note = f"Kept the {len(kept)} test(s) that passed before: {', '.join(kept)}."
-        return FileBlock(block.path, content, block.line), note
-
-    return edit
+    return _keeping(path, old, lambda _content: failed, "that passed before")
 
 
-def keep_earlier(path: str, old: str) -> Callable[[FileBlock], tuple[FileBlock, str]]:
+def keep_earlier(path: str, old: str) -> BlockEdit:
     """An edit for the answer's blocks: the block of ``path`` gets back the tests of ``old``
     (the file as the task found it) that it lacks; one it defines again stays its own."""
 
-    def edit(block: FileBlock) -> tuple[FileBlock, str]:
-        if block.path != path:
-            return block, ""
+    def own(content: str) -> Collection[str] | None:
         try:
-            tree = ast.parse(block.content)
+            tree = ast.parse(content)
         except (SyntaxError, ValueError):
+            return None
+        return {node.name for node in tree.body if isinstance(node, _Definition)}
+
+    return _keeping(path, old, own, "earlier tasks wrote")
+
+
+def _keeping(
+    path: str, old: str, left_out: Callable[[str], Collection[str] | None], what: str
+) -> BlockEdit:
+    """The edit putting the tests of ``old`` back into the block of ``path``, but those
+    ``left_out`` names for the block's content (``None``: none is put back); its note says
+    the tests kept are the ones ``what``."""
+
+    def edit(block: FileBlock) -> tuple[FileBlock, str]:
+        names = left_out(block.content) if block.path == path else None
+        if names is None:
             return block, ""
-        own = {node.name for node in tree.body if isinstance(node, _Definition)}
-        content, kept = with_passing_tests(block.content, old, own)
+        content, kept = with_passing_tests(block.content, old, names)
         if not kept:
             return block, ""
-        note = f"Kept the {len(kept)} test(s) earlier tasks wrote: {', '.join(kept)}."
+        note = f"Kept the {len(kept)} test(s) {what}: {', '.join(kept)}."
         return FileBlock(block.path, content, block.line), note
 
     return edit
